@@ -1,0 +1,7 @@
+//! The concrete syntax of NML: the pest grammar (`nml.pest`), the AST and
+//! the parser that builds one from the other.
+
+pub mod ast;
+mod parser;
+
+pub use parser::{parse_file, MAX_EXPR_DEPTH, MAX_NESTING};
