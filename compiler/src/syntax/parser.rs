@@ -134,6 +134,34 @@ fn find_excessive_nesting(file: FileId, text: &str) -> Option<Span> {
     None
 }
 
+/// Where a `//` comment starts in one line of code, skipping quoted strings
+/// and `/* … */` comments (one that ends on this line counts as closed).
+fn line_comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
@@ -168,6 +196,8 @@ fn top_level_chunks(text: &str) -> Vec<(usize, usize)> {
 fn describe_rule(rule: Rule) -> Option<String> {
     let s = match rule {
         Rule::EOI => "end of file",
+        // pest names the outermost rule when nothing at all matched.
+        Rule::file => "`neuron`, `synapse`, `network`, `function` or `import`",
         Rule::ident | Rule::any_ident | Rule::name => "a name",
         Rule::number | Rule::quantity | Rule::signed_number => "a number",
         Rule::string | Rule::string_inner => "a quoted file name",
@@ -238,7 +268,12 @@ fn syntax_error(file: FileId, text: &str, base: usize, error: &pest::error::Erro
         Some("the end of the file".to_string())
     } else {
         let tok = &text[pos..found_end];
-        Some(format!("`{}`", tok.escape_debug()))
+        // Escape only what would not show (`"` stays `"`).
+        let shown: String = tok
+            .chars()
+            .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
+            .collect();
+        Some(format!("`{shown}`"))
     };
     let mut expected: Vec<String> = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
@@ -300,19 +335,24 @@ fn is_keyword(rule: Rule) -> bool {
 }
 
 impl<'t> Builder<'t> {
-    /// The span of a pair, without the trailing whitespace and comment lines
+    /// The span of a pair, without the trailing whitespace and comments
     /// that pest's implicit whitespace leaves at the end of some rules.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         let mut text = s.as_str();
         loop {
             let trimmed = text.trim_end();
+            if let Some(open) = trimmed.strip_suffix("*/").and_then(|t| t.rfind("/*")) {
+                text = &trimmed[..open];
+                continue;
+            }
             let last_line_start = trimmed.rfind('\n').map(|i| i + 1).unwrap_or(0);
-            if last_line_start > 0 && trimmed[last_line_start..].trim_start().starts_with("//") {
-                text = &trimmed[..last_line_start];
-            } else {
-                text = trimmed;
-                break;
+            match line_comment_start(&trimmed[last_line_start..]) {
+                Some(at) => text = &trimmed[..last_line_start + at],
+                None => {
+                    text = trimmed;
+                    break;
+                }
             }
         }
         let end = s.start() + text.len();
