@@ -3,5 +3,6 @@
 
 pub mod ast;
 mod parser;
+pub mod print;
 
 pub use parser::{parse_file, MAX_EXPR_DEPTH, MAX_NESTING};
