@@ -17,4 +17,5 @@
 
 #![deny(missing_docs)]
 
+pub mod ring_buffer;
 pub mod rng;
