@@ -17,5 +17,6 @@
 
 #![deny(missing_docs)]
 
+pub mod output;
 pub mod ring_buffer;
 pub mod rng;
