@@ -155,7 +155,8 @@ fn colliding_entry_names_are_refused() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
-/// Runs `script` with python3, or says why it could not and returns false.
+/// Runs `script` with python3 and returns its output, or says why it could not
+/// (python3 or the module that `module_check` imports is missing) and returns None.
 fn python(script: &str, module_check: &str) -> Option<String> {
     let available = Command::new("python3").args(["-c", module_check]).output();
     match available {
@@ -209,5 +210,24 @@ fn numpy_loads_the_archive() {
     );
     if let Some(stdout) = python(&script, "import numpy") {
         assert!(stdout.contains("'exc_v_time_ms'"), "{stdout}");
+    }
+}
+
+#[test]
+fn numpy_loads_a_single_npy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::output::OutputDir::create(dir.path(), false).unwrap();
+    let values = [1.5f32, -2.0, 3.25, 0.0, 7.0, 8.0];
+    let array = NpyArray::new(vec![2, 3], NpyData::F32(&values)).unwrap();
+    let path = out.write_npy("v.npy", &array).unwrap();
+    let script = format!(
+        "import numpy as np\n\
+         a = np.load({:?})\n\
+         assert a.dtype == np.float32 and a.shape == (2, 3)\n\
+         print(a[0, 2], a[1, 0])",
+        path.display().to_string()
+    );
+    if let Some(stdout) = python(&script, "import numpy") {
+        assert_eq!(stdout.trim(), "3.25 0.0");
     }
 }
