@@ -7,7 +7,7 @@
 
 use super::Diagnostic;
 use crate::source::Span;
-use crate::units::{describe, Dim};
+use crate::units::{Dim, describe};
 
 fn suggest(candidates: &[String]) -> Option<String> {
     match candidates {
@@ -75,7 +75,12 @@ pub fn invalid_number(span: Span) -> Diagnostic {
 }
 
 /// A unit name nobody knows.
-pub fn unknown_unit(span: Span, name: &str, candidates: &[String], after_number: bool) -> Diagnostic {
+pub fn unknown_unit(
+    span: Span,
+    name: &str,
+    candidates: &[String],
+    after_number: bool,
+) -> Diagnostic {
     let mut help = suggest(candidates);
     if after_number {
         let hint = format!(
@@ -139,9 +144,12 @@ pub fn duplicate_definition(span: Span, first: Span, name: &str, what: &str) -> 
 
 /// A block or statement that may appear only once, appearing twice.
 pub fn duplicate_block(span: Span, first: Span, what: &str) -> Diagnostic {
-    Diagnostic::error("nml::duplicate_definition", format!("a model has at most one {what}"))
-        .at(span, "second one here")
-        .also(first, "first one here")
+    Diagnostic::error(
+        "nml::duplicate_definition",
+        format!("a model has at most one {what}"),
+    )
+    .at(span, "second one here")
+    .also(first, "first one here")
 }
 
 /// A model used as the wrong kind (a synapse where a neuron is needed).
@@ -166,7 +174,10 @@ pub fn extends_cycle(span: Span, chain: &[String]) -> Diagnostic {
 pub fn recursive_function(span: Span, chain: &[String]) -> Diagnostic {
     Diagnostic::error(
         "nml::recursive_function",
-        format!("functions call each other recursively: {}", chain.join(" → ")),
+        format!(
+            "functions call each other recursively: {}",
+            chain.join(" → ")
+        ),
     )
     .at(span, "this call closes the cycle")
     .help("NML functions are inlined into the generated code and cannot recurse")
@@ -176,7 +187,10 @@ pub fn recursive_function(span: Span, chain: &[String]) -> Diagnostic {
 pub fn cyclic_definition(span: Span, chain: &[String]) -> Diagnostic {
     Diagnostic::error(
         "nml::cyclic_definition",
-        format!("definitions depend on each other in a cycle: {}", chain.join(" → ")),
+        format!(
+            "definitions depend on each other in a cycle: {}",
+            chain.join(" → ")
+        ),
     )
     .at(span, "this use closes the cycle")
     .help("an inline definition may use other definitions, but not itself through them")
@@ -190,13 +204,18 @@ pub fn assign_to_parameter(span: Span, name: &str, decl: Span) -> Diagnostic {
     )
     .at(span, "assignment to a parameter")
     .also(decl, "declared as a parameter here")
-    .help(format!("declare `{name}` in `state {{ … }}` if it changes during the simulation"))
+    .help(format!(
+        "declare `{name}` in `state {{ … }}` if it changes during the simulation"
+    ))
 }
 
 /// An assignment to something read-only that is not a parameter.
 pub fn assign_to_read_only(span: Span, name: &str, kind: &str) -> Diagnostic {
-    Diagnostic::error("nml::assign_to_read_only", format!("cannot assign to {kind} `{name}`"))
-        .at(span, "read-only")
+    Diagnostic::error(
+        "nml::assign_to_read_only",
+        format!("cannot assign to {kind} `{name}`"),
+    )
+    .at(span, "read-only")
 }
 
 /// An assignment to an undeclared variable.
@@ -222,9 +241,12 @@ pub fn pre_post_outside_synapse(span: Span, object: &str) -> Diagnostic {
 
 /// A call to a function that does not exist.
 pub fn unknown_function(span: Span, name: &str, candidates: &[String]) -> Diagnostic {
-    Diagnostic::error("nml::unknown_function", format!("unknown function `{name}`"))
-        .at(span, "no such function")
-        .maybe_help(suggest(candidates))
+    Diagnostic::error(
+        "nml::unknown_function",
+        format!("unknown function `{name}`"),
+    )
+    .at(span, "no such function")
+    .maybe_help(suggest(candidates))
 }
 
 /// A call with the wrong number of arguments.
@@ -243,21 +265,31 @@ pub fn unknown_argument(span: Span, name: &str, callee: &str, known: &[&str]) ->
     } else {
         format!(
             "`{callee}` accepts {}",
-            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
-    Diagnostic::error("nml::unknown_argument", format!("`{callee}` has no argument `{name}`"))
-        .at(span, "unknown argument")
-        .help(help)
+    Diagnostic::error(
+        "nml::unknown_argument",
+        format!("`{callee}` has no argument `{name}`"),
+    )
+    .at(span, "unknown argument")
+    .help(help)
 }
 
 // ------------------------------------------------------------------ types and units
 
 /// A condition that is not true/false.
 pub fn not_boolean(span: Span, found: Dim) -> Diagnostic {
-    Diagnostic::error("nml::not_boolean", "this condition is a number, not true/false")
-        .at(span, format!("{} here", describe(found)))
-        .help("compare it with something, e.g. `V_m >= V_th`")
+    Diagnostic::error(
+        "nml::not_boolean",
+        "this condition is a number, not true/false",
+    )
+    .at(span, format!("{} here", describe(found)))
+    .help("compare it with something, e.g. `V_m >= V_th`")
 }
 
 /// A true/false value where a number is needed.
@@ -271,11 +303,7 @@ pub fn not_numeric(span: Span) -> Diagnostic {
 pub fn unit_mismatch(op_span: Span, op: &str, left: (Span, Dim), right: (Span, Dim)) -> Diagnostic {
     Diagnostic::error(
         "nml::unit_mismatch",
-        format!(
-            "cannot {op} {} and {}",
-            describe(left.1),
-            describe(right.1)
-        ),
+        format!("cannot {op} {} and {}", describe(left.1), describe(right.1)),
     )
     .at(op_span, "units do not match")
     .also(left.0, format!("{}", left.1))
@@ -283,7 +311,13 @@ pub fn unit_mismatch(op_span: Span, op: &str, left: (Span, Dim), right: (Span, D
 }
 
 /// A value whose dimension differs from what its place requires.
-pub fn unit_expected(span: Span, what: &str, expected: Dim, found: Dim, because: Option<Span>) -> Diagnostic {
+pub fn unit_expected(
+    span: Span,
+    what: &str,
+    expected: Dim,
+    found: Dim,
+    because: Option<Span>,
+) -> Diagnostic {
     let d = Diagnostic::error(
         "nml::unit_mismatch",
         format!(
@@ -338,7 +372,10 @@ pub fn derivative_unit(span: Span, var: &str, var_dim: Dim, found: Dim, decl: Sp
 pub fn dimensionless_argument(span: Span, func: &str, found: Dim) -> Diagnostic {
     Diagnostic::error(
         "nml::dimensionless_argument",
-        format!("`{func}` needs a dimensionless argument, but this is {}", describe(found)),
+        format!(
+            "`{func}` needs a dimensionless argument, but this is {}",
+            describe(found)
+        ),
     )
     .at(span, format!("{found}"))
     .help(format!(
@@ -363,15 +400,20 @@ pub fn power_exponent(span: Span, base: Dim) -> Diagnostic {
 pub fn not_constant(span: Span, what: &str, varies_with: &str) -> Diagnostic {
     Diagnostic::error(
         "nml::not_constant",
-        format!("{what} must be fixed before the simulation starts, but this depends on {varies_with}"),
+        format!(
+            "{what} must be fixed before the simulation starts, but this depends on {varies_with}"
+        ),
     )
     .at(span, format!("depends on {varies_with}"))
 }
 
 /// A value that is out of the range its place allows.
 pub fn invalid_value(span: Span, what: &str, value: &str, requirement: &str) -> Diagnostic {
-    Diagnostic::error("nml::invalid_value", format!("{what} is {value}, but it must be {requirement}"))
-        .at(span, format!("{value}"))
+    Diagnostic::error(
+        "nml::invalid_value",
+        format!("{what} is {value}, but it must be {requirement}"),
+    )
+    .at(span, format!("{value}"))
 }
 
 // ------------------------------------------------------------------ equations and models
@@ -388,9 +430,12 @@ pub fn ode_target(span: Span, name: &str, kind: &str) -> Diagnostic {
 
 /// Two equations for one variable.
 pub fn duplicate_equation(span: Span, first: Span, name: &str) -> Diagnostic {
-    Diagnostic::error("nml::duplicate_equation", format!("`{name}` has more than one equation"))
-        .at(span, "second equation")
-        .also(first, "first equation")
+    Diagnostic::error(
+        "nml::duplicate_equation",
+        format!("`{name}` has more than one equation"),
+    )
+    .at(span, "second equation")
+    .also(first, "first equation")
 }
 
 /// `xi` (white noise) outside the right-hand side of an ODE.
@@ -407,7 +452,9 @@ pub fn noise_placement(span: Span) -> Diagnostic {
 pub fn distribution_in_model(span: Span, name: &str) -> Diagnostic {
     Diagnostic::error(
         "nml::distribution_in_model",
-        format!("`{name}(…)` draws values when a network is built and cannot be used inside a model"),
+        format!(
+            "`{name}(…)` draws values when a network is built and cannot be used inside a model"
+        ),
     )
     .at(span, "only in network values")
     .help("inside models use `rand()` (uniform in [0, 1)) or `randn()` (standard normal)")
@@ -434,7 +481,9 @@ pub fn kernel_form(span: Span, reason: &str) -> Diagnostic {
 pub fn spike_input_use(span: Span, name: &str) -> Diagnostic {
     Diagnostic::error(
         "nml::spike_input_use",
-        format!("`{name}` is a spike input; it has a value only through `convolve(kernel, {name})`"),
+        format!(
+            "`{name}` is a spike input; it has a value only through `convolve(kernel, {name})`"
+        ),
     )
     .at(span, "spike input used as a value")
 }
@@ -493,7 +542,9 @@ pub fn output_target(span: Span, name: &str, neuron: &str, candidates: &[String]
     )
     .at(span, "the synapse's output goes here")
     .maybe_help(suggest(candidates).or_else(|| {
-        Some(format!("declare it in the neuron: `inputs {{ {name}: UNIT }}`"))
+        Some(format!(
+            "declare it in the neuron: `inputs {{ {name}: UNIT }}`"
+        ))
     }))
 }
 
@@ -520,9 +571,12 @@ pub fn conflicting_synapse(span: Span, synapse: Span) -> Diagnostic {
 
 /// `connect` without `rule = …`.
 pub fn missing_rule(span: Span) -> Diagnostic {
-    Diagnostic::error("nml::missing_rule", "this projection has no connection rule")
-        .at(span, "which pairs should be connected?")
-        .help("add e.g. `rule = fixed_probability(0.1)`, `rule = all_to_all` or `rule = one_to_one`")
+    Diagnostic::error(
+        "nml::missing_rule",
+        "this projection has no connection rule",
+    )
+    .at(span, "which pairs should be connected?")
+    .help("add e.g. `rule = fixed_probability(0.1)`, `rule = all_to_all` or `rule = one_to_one`")
 }
 
 /// A population or slice size that is not a positive whole number.
@@ -538,7 +592,10 @@ pub fn invalid_size(span: Span, value: f64) -> Diagnostic {
 pub fn out_of_range(span: Span, what: &str, size: usize) -> Diagnostic {
     Diagnostic::error(
         "nml::out_of_range",
-        format!("{what} is outside the population, which has {size} neurons (0 to {})", size.saturating_sub(1)),
+        format!(
+            "{what} is outside the population, which has {size} neurons (0 to {})",
+            size.saturating_sub(1)
+        ),
     )
     .at(span, "out of range")
 }
@@ -550,14 +607,19 @@ pub fn missing_value(span: Span, name: &str, model: &str) -> Diagnostic {
         format!("parameter `{name}` of `{model}` has no default and is not set here"),
     )
     .at(span, "population created here")
-    .help(format!("set it in the population's block: `{{ {name} = … }}`"))
+    .help(format!(
+        "set it in the population's block: `{{ {name} = … }}`"
+    ))
 }
 
 /// A network setting or override the network does not understand.
 pub fn unknown_setting(span: Span, name: &str, context: &str, known: &[String]) -> Diagnostic {
-    Diagnostic::error("nml::unknown_setting", format!("`{name}` is not a setting of {context}"))
-        .at(span, "unknown setting")
-        .maybe_help(suggest(known))
+    Diagnostic::error(
+        "nml::unknown_setting",
+        format!("`{name}` is not a setting of {context}"),
+    )
+    .at(span, "unknown setting")
+    .maybe_help(suggest(known))
 }
 
 /// Two uses of one projection handler kind.
@@ -578,6 +640,33 @@ pub fn misplaced(span: Span, item: &str, place: &str) -> Diagnostic {
 
 /// A population used where a value is expected, or the other way round.
 pub fn not_a_value(span: Span, name: &str, what: &str) -> Diagnostic {
-    Diagnostic::error("nml::not_a_value", format!("`{name}` is {what}, not a value"))
-        .at(span, "used as a value")
+    Diagnostic::error(
+        "nml::not_a_value",
+        format!("`{name}` is {what}, not a value"),
+    )
+    .at(span, "used as a value")
+}
+
+/// A synapse equation of second or higher order.
+pub fn synapse_ode_order(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "nml::synapse_ode_order",
+        "synapse equations must be first order",
+    )
+    .at(span, "higher-order equation")
+    .help("introduce an auxiliary state variable for the derivative")
+}
+
+/// A quoted string where a value is expected.
+pub fn string_value(span: Span) -> Diagnostic {
+    Diagnostic::error("nml::string_value", "a quoted string is not a value")
+        .at(span, "string")
+        .help("strings are only used as file names, as in `rule = from_file(\"connections.csv\")`")
+}
+
+/// A connection rule written wrongly.
+pub fn connection_rule(span: Span, problem: &str) -> Diagnostic {
+    Diagnostic::error("nml::connection_rule", format!("invalid connection rule: {problem}"))
+        .at(span, "rule")
+        .help("rules: all_to_all, one_to_one, fixed_probability(p), fixed_indegree(K), fixed_outdegree(K), fixed_total(N), probability(EXPR), from_file(\"FILE.csv\"); options autapses = BOOL, multapses = BOOL")
 }

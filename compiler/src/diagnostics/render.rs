@@ -56,8 +56,9 @@ fn non_empty(text: &str) -> Option<String> {
 /// Renders diagnostics as plain text without colour, `width` columns wide:
 /// the form used in snapshot tests and when stderr is not a terminal.
 pub fn to_plain_text(diagnostics: &[Diagnostic], sources: &SourceMap, width: usize) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_width(width);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(width);
     let mut out = String::new();
     for d in diagnostics {
         let report = to_report(d, sources);

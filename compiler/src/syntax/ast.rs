@@ -413,6 +413,8 @@ pub enum ExprKind {
     },
     /// `true` or `false`.
     Bool(bool),
+    /// A quoted string: only file names (`from_file("conn.csv")`).
+    Str(String),
     /// A name: a variable, a built-in (`t`, `dt`, `i`) or a unit (`mV`).
     Name(String),
     /// `x'`: the derivative state of a higher-order equation.

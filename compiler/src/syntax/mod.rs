@@ -5,4 +5,4 @@ pub mod ast;
 mod parser;
 pub mod print;
 
-pub use parser::{parse_file, MAX_EXPR_DEPTH, MAX_NESTING};
+pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, parse_file};

@@ -8,11 +8,11 @@
 //! top-level item on its own, so that one mistake does not hide the next.
 
 use super::ast::*;
-use crate::diagnostics::{catalog, Diagnostic};
+use crate::diagnostics::{Diagnostic, catalog};
 use crate::source::{FileId, Span};
+use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
-use pest::Parser as _;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/nml.pest"]
@@ -36,6 +36,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         file,
         text,
         base: 0,
+        nesting: 0,
         diagnostics: Vec::new(),
     };
     match NmlParser::parse(Rule::file, text) {
@@ -65,6 +66,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
                                 file,
                                 text,
                                 base: start,
+                                nesting: 0,
                                 diagnostics: Vec::new(),
                             };
                             for p in pair.into_inner().filter(|p| p.as_rule() != Rule::EOI) {
@@ -176,7 +178,10 @@ fn top_level_chunks(text: &str) -> Vec<(usize, usize)> {
         let trimmed = line.trim_start();
         let keyword = ["neuron", "synapse", "network", "function", "import"]
             .iter()
-            .any(|k| trimmed.starts_with(k) && !trimmed[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+            .any(|k| {
+                trimmed.starts_with(k)
+                    && !trimmed[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            });
         if depth <= 0 && keyword && offset > 0 {
             starts.push(offset);
             depth = 0;
@@ -201,15 +206,36 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::ident | Rule::any_ident | Rule::name => "a name",
         Rule::number | Rule::quantity | Rule::signed_number => "a number",
         Rule::string | Rule::string_inner => "a quoted file name",
-        Rule::expr | Rule::paren | Rule::if_expr | Rule::list | Rule::call | Rule::index
-        | Rule::member | Rule::derivative | Rule::boolean | Rule::range => "an expression",
-        Rule::unit_expr | Rule::unit_factor | Rule::unit_name | Rule::unit_one | Rule::unit_suffix => {
-            "a unit"
-        }
+        Rule::expr
+        | Rule::paren
+        | Rule::if_expr
+        | Rule::list
+        | Rule::call
+        | Rule::index
+        | Rule::member
+        | Rule::derivative
+        | Rule::boolean
+        | Rule::range => "an expression",
+        Rule::unit_expr
+        | Rule::unit_factor
+        | Rule::unit_name
+        | Rule::unit_one
+        | Rule::unit_suffix => "a unit",
         Rule::unit_exponent | Rule::unit_fraction => "an exponent",
-        Rule::op_or | Rule::op_and | Rule::op_eq | Rule::op_ne | Rule::op_le | Rule::op_ge
-        | Rule::op_lt | Rule::op_gt | Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div
-        | Rule::op_rem | Rule::op_pow => "an operator",
+        Rule::op_or
+        | Rule::op_and
+        | Rule::op_eq
+        | Rule::op_ne
+        | Rule::op_le
+        | Rule::op_ge
+        | Rule::op_lt
+        | Rule::op_gt
+        | Rule::op_add
+        | Rule::op_sub
+        | Rule::op_mul
+        | Rule::op_div
+        | Rule::op_rem
+        | Rule::op_pow => "an operator",
         Rule::op_neg | Rule::op_not | Rule::op_pos => return None,
         Rule::import => "`import`",
         Rule::function => "`function`",
@@ -258,7 +284,12 @@ fn describe_rule(rule: Rule) -> Option<String> {
     Some(s.to_string())
 }
 
-fn syntax_error(file: FileId, text: &str, base: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(
+    file: FileId,
+    text: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Diagnostic {
     let pos = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
@@ -271,7 +302,13 @@ fn syntax_error(file: FileId, text: &str, base: usize, error: &pest::error::Erro
         // Escape only what would not show (`"` stays `"`).
         let shown: String = tok
             .chars()
-            .map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() })
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
             .collect();
         Some(format!("`{shown}`"))
     };
@@ -322,6 +359,10 @@ struct Builder<'t> {
     text: &'t str,
     /// Offset in `text` of the text pest parsed (non-zero in recovery).
     base: usize,
+    /// How many expressions and statements enclose the one being built.
+    /// Chains such as `else if … else if …` and `if … then … else ⏎ if …`
+    /// escape the bracket pre-scan, so the builder bounds its own recursion.
+    nesting: usize,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -416,7 +457,9 @@ impl<'t> Builder<'t> {
 
     fn import(&mut self, pair: Pair<'_, Rule>) -> Import {
         let span = self.span(&pair);
-        let inner = significant(pair).next().expect("grammar: import has a target");
+        let inner = significant(pair)
+            .next()
+            .expect("grammar: import has a target");
         let target = match inner.as_rule() {
             Rule::string => {
                 let s = inner.into_inner().next().map(|p| p.as_str()).unwrap_or("");
@@ -714,6 +757,27 @@ impl<'t> Builder<'t> {
     }
 
     fn stmt(&mut self, pair: Pair<'_, Rule>) -> Stmt {
+        if self.nesting >= MAX_EXPR_DEPTH {
+            let span = self.span(&pair);
+            self.diagnostics
+                .push(catalog::too_deeply_nested(span, MAX_EXPR_DEPTH));
+            return Stmt::If {
+                condition: Expr {
+                    kind: ExprKind::Error,
+                    span,
+                },
+                then_body: Vec::new(),
+                else_body: Vec::new(),
+                span,
+            };
+        }
+        self.nesting += 1;
+        let stmt = self.stmt_tree(pair);
+        self.nesting -= 1;
+        stmt
+    }
+
+    fn stmt_tree(&mut self, pair: Pair<'_, Rule>) -> Stmt {
         let span = self.span(&pair);
         match pair.as_rule() {
             Rule::assign => {
@@ -904,8 +968,9 @@ impl<'t> Builder<'t> {
                 Rule::on_post => {
                     let h = self.on_post(p);
                     if let Some(first) = &connect.on_post {
-                        self.diagnostics
-                            .push(catalog::projection_handler_twice(h.span, first.span, "post"));
+                        self.diagnostics.push(catalog::projection_handler_twice(
+                            h.span, first.span, "post",
+                        ));
                     } else {
                         connect.on_post = Some(h);
                     }
@@ -1042,7 +1107,9 @@ impl<'t> Builder<'t> {
                 let num = parts.next().map(|p| p.as_str().parse::<f64>());
                 let den = parts.next().map(|p| p.as_str().parse::<f64>());
                 match (num, den) {
-                    (Some(Ok(n)), Some(Ok(d))) if n.fract() == 0.0 && d.fract() == 0.0 && d != 0.0 => {
+                    (Some(Ok(n)), Some(Ok(d)))
+                        if n.fract() == 0.0 && d.fract() == 0.0 && d != 0.0 =>
+                    {
                         Some((n as i32, d as i32))
                     }
                     _ => None,
@@ -1075,6 +1142,26 @@ impl<'t> Builder<'t> {
 
     /// An expression and the depth of its tree.
     fn expr_with_depth(&mut self, pair: Pair<'_, Rule>) -> (Expr, usize) {
+        if self.nesting >= MAX_EXPR_DEPTH {
+            let span = self.span(&pair);
+            self.diagnostics
+                .push(catalog::too_deeply_nested(span, MAX_EXPR_DEPTH));
+            return (
+                Expr {
+                    kind: ExprKind::Error,
+                    span,
+                },
+                1,
+            );
+        }
+        self.nesting += 1;
+        let result = self.expr_tree(pair);
+        self.nesting -= 1;
+        result
+    }
+
+    /// [`Self::expr_with_depth`] below the recursion guard.
+    fn expr_tree(&mut self, pair: Pair<'_, Rule>) -> (Expr, usize) {
         let expr_span = self.span(&pair);
         enum Op {
             Prefix(UnaryOp, Span),
@@ -1097,7 +1184,17 @@ impl<'t> Builder<'t> {
                     let (e, d) = operands.pop().expect("operand for prefix operator");
                     let span = span.to(e.span);
                     if d + 1 > MAX_EXPR_DEPTH {
+                        // Never build the deep tree: dropping it would
+                        // recurse once per level.
                         *too_deep = true;
+                        operands.push((
+                            Expr {
+                                kind: ExprKind::Error,
+                                span,
+                            },
+                            1,
+                        ));
+                        return;
                     }
                     operands.push((
                         Expr {
@@ -1117,6 +1214,14 @@ impl<'t> Builder<'t> {
                     let d = dl.max(dr) + 1;
                     if d > MAX_EXPR_DEPTH {
                         *too_deep = true;
+                        operands.push((
+                            Expr {
+                                kind: ExprKind::Error,
+                                span,
+                            },
+                            1,
+                        ));
+                        return;
                     }
                     operands.push((
                         Expr {
@@ -1204,7 +1309,11 @@ impl<'t> Builder<'t> {
     }
 
     /// The depth of a list of sub-expressions plus one.
-    fn sub_depth(&mut self, pairs: impl Iterator<Item = (Expr, usize)>, out: &mut Vec<Expr>) -> usize {
+    fn sub_depth(
+        &mut self,
+        pairs: impl Iterator<Item = (Expr, usize)>,
+        out: &mut Vec<Expr>,
+    ) -> usize {
         let mut depth = 0;
         for (e, d) in pairs {
             depth = depth.max(d);
@@ -1248,7 +1357,8 @@ impl<'t> Builder<'t> {
                 let value = match num.as_str().parse::<f64>() {
                     Ok(v) if v.is_finite() => v,
                     _ => {
-                        self.diagnostics.push(catalog::invalid_number(self.span(&num)));
+                        self.diagnostics
+                            .push(catalog::invalid_number(self.span(&num)));
                         0.0
                     }
                 };
@@ -1274,6 +1384,10 @@ impl<'t> Builder<'t> {
                 ExprKind::Number { value, unit }
             }
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
+            Rule::string => {
+                let inner = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
+                ExprKind::Str(inner.to_string())
+            }
             Rule::call => {
                 let mut inner = pair.into_inner();
                 let func = self.ident(inner.next().expect("grammar: call name"));
@@ -1318,4 +1432,3 @@ impl<'t> Builder<'t> {
         (Expr { kind, span }, depth)
     }
 }
-

@@ -16,7 +16,7 @@
 
 mod parse;
 
-pub use parse::{lookup_unit, UnitError};
+pub use parse::{UnitError, lookup_unit};
 
 use serde::Serialize;
 use std::fmt;
@@ -43,7 +43,9 @@ pub struct Dim {
 
 impl Dim {
     /// The dimension of pure numbers.
-    pub const ONE: Dim = Dim { twice: [0; BASE_COUNT] };
+    pub const ONE: Dim = Dim {
+        twice: [0; BASE_COUNT],
+    };
     /// Time.
     pub const TIME: Dim = Dim::base(0);
     /// Length.
@@ -182,27 +184,77 @@ const NAMED_DIMENSIONS: &[(&str, Dim, &str)] = &[
     ("frequency", Dim::FREQUENCY, "kHz"),
     ("voltage", Dim::VOLTAGE, "mV"),
     ("current", Dim::CURRENT, "pA"),
-    ("conductance", Dim::from_exponents([3, -2, -1, 2, 0, 0, 0]), "nS"),
-    ("resistance", Dim::from_exponents([-3, 2, 1, -2, 0, 0, 0]), "GOhm"),
-    ("capacitance", Dim::from_exponents([4, -2, -1, 2, 0, 0, 0]), "pF"),
+    (
+        "conductance",
+        Dim::from_exponents([3, -2, -1, 2, 0, 0, 0]),
+        "nS",
+    ),
+    (
+        "resistance",
+        Dim::from_exponents([-3, 2, 1, -2, 0, 0, 0]),
+        "GOhm",
+    ),
+    (
+        "capacitance",
+        Dim::from_exponents([4, -2, -1, 2, 0, 0, 0]),
+        "pF",
+    ),
     ("charge", Dim::from_exponents([1, 0, 0, 1, 0, 0, 0]), "fC"),
     ("length", Dim::LENGTH, "um"),
     ("area", Dim::from_exponents([0, 2, 0, 0, 0, 0, 0]), "um^2"),
     ("volume", Dim::from_exponents([0, 3, 0, 0, 0, 0, 0]), "um^3"),
-    ("concentration", Dim::from_exponents([0, -3, 0, 0, 0, 1, 0]), "mM"),
+    (
+        "concentration",
+        Dim::from_exponents([0, -3, 0, 0, 0, 1, 0]),
+        "mM",
+    ),
     ("amount of substance", Dim::AMOUNT, "amol"),
     ("temperature", Dim::TEMPERATURE, "K"),
     ("mass", Dim::MASS, "(1e-12 kg)"),
-    ("voltage per time", Dim::from_exponents([-4, 2, 1, -1, 0, 0, 0]), "mV/ms"),
-    ("current per time", Dim::from_exponents([-1, 0, 0, 1, 0, 0, 0]), "pA/ms"),
-    ("conductance per time", Dim::from_exponents([2, -2, -1, 2, 0, 0, 0]), "nS/ms"),
-    ("specific capacitance", Dim::from_exponents([4, -4, -1, 2, 0, 0, 0]), "pF/um^2"),
-    ("specific conductance", Dim::from_exponents([3, -4, -1, 2, 0, 0, 0]), "nS/um^2"),
-    ("current density", Dim::from_exponents([0, -2, 0, 1, 0, 0, 0]), "pA/um^2"),
+    (
+        "voltage per time",
+        Dim::from_exponents([-4, 2, 1, -1, 0, 0, 0]),
+        "mV/ms",
+    ),
+    (
+        "current per time",
+        Dim::from_exponents([-1, 0, 0, 1, 0, 0, 0]),
+        "pA/ms",
+    ),
+    (
+        "conductance per time",
+        Dim::from_exponents([2, -2, -1, 2, 0, 0, 0]),
+        "nS/ms",
+    ),
+    (
+        "specific capacitance",
+        Dim::from_exponents([4, -4, -1, 2, 0, 0, 0]),
+        "pF/um^2",
+    ),
+    (
+        "specific conductance",
+        Dim::from_exponents([3, -4, -1, 2, 0, 0, 0]),
+        "nS/um^2",
+    ),
+    (
+        "current density",
+        Dim::from_exponents([0, -2, 0, 1, 0, 0, 0]),
+        "pA/um^2",
+    ),
     ("energy", Dim::from_exponents([-2, 2, 1, 0, 0, 0, 0]), "aJ"),
     ("power", Dim::from_exponents([-3, 2, 1, 0, 0, 0, 0]), "fW"),
-    ("squared voltage", Dim::from_exponents([-6, 4, 2, -2, 0, 0, 0]), "mV^2"),
-    ("noise intensity", Dim { twice: [-1, 0, 0, 0, 0, 0, 0] }, "ms^-1/2"),
+    (
+        "squared voltage",
+        Dim::from_exponents([-6, 4, 2, -2, 0, 0, 0]),
+        "mV^2",
+    ),
+    (
+        "noise intensity",
+        Dim {
+            twice: [-1, 0, 0, 0, 0, 0, 0],
+        },
+        "ms^-1/2",
+    ),
 ];
 
 /// Writes a dimension as a product of powers of the given base symbols.
@@ -270,7 +322,12 @@ const SI_DERIVED: &[(&str, Dim)] = &[
     ("F/m^2", Dim::from_exponents([4, -4, -1, 2, 0, 0, 0])),
     ("S/m^2", Dim::from_exponents([3, -4, -1, 2, 0, 0, 0])),
     ("A/m^2", Dim::from_exponents([0, -2, 0, 1, 0, 0, 0])),
-    ("s^(-1/2)", Dim { twice: [-1, 0, 0, 0, 0, 0, 0] }),
+    (
+        "s^(-1/2)",
+        Dim {
+            twice: [-1, 0, 0, 0, 0, 0, 0],
+        },
+    ),
 ];
 
 /// A unit: a dimension and the SI value of one of it.

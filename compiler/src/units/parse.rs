@@ -99,9 +99,8 @@ pub fn lookup_unit(name: &str) -> Result<Unit, UnitError> {
     }
     for (long, factor) in LONG_PREFIXES {
         if let Some(rest) = name.strip_prefix(long)
-            && let Some(&(_, dim, si_factor)) = UNITS
-                .iter()
-                .find(|(n, _, _)| *n == rest && n.len() > 2)
+            && let Some(&(_, dim, si_factor)) =
+                UNITS.iter().find(|(n, _, _)| *n == rest && n.len() > 2)
         {
             return Ok(Unit {
                 dim,
@@ -128,9 +127,9 @@ const LONG_PREFIXES: &[(&str, f64)] = &[
 
 /// Common prefixed units that a misspelling is likely to have meant.
 const COMMON: &[&str] = &[
-    "s", "ms", "us", "Hz", "kHz", "V", "mV", "uV", "A", "mA", "uA", "nA", "pA", "S", "mS",
-    "uS", "nS", "pS", "F", "uF", "nF", "pF", "ohm", "kOhm", "MOhm", "GOhm", "m", "cm", "mm",
-    "um", "M", "mM", "uM", "mol", "K", "C",
+    "s", "ms", "us", "Hz", "kHz", "V", "mV", "uV", "A", "mA", "uA", "nA", "pA", "S", "mS", "uS",
+    "nS", "pS", "F", "uF", "nF", "pF", "ohm", "kOhm", "MOhm", "GOhm", "m", "cm", "mm", "um", "M",
+    "mM", "uM", "mol", "K", "C",
 ];
 
 fn close_unit_names(name: &str) -> Vec<String> {
@@ -141,5 +140,9 @@ fn close_unit_names(name: &str) -> Vec<String> {
         .filter(|(d, c)| *d == 0 || (*d <= 1 && c.len() > 1) || (*d <= 2 && c.len() > 3))
         .collect();
     found.sort();
-    found.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
+    found
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }

@@ -21,7 +21,10 @@ fn internal_scale_is_coherent() {
     let i_over_c = unit("pA").div(unit("pF"));
     let v_over_t = unit("mV").div(unit("ms"));
     assert_eq!(i_over_c.dim, v_over_t.dim);
-    assert!(close(i_over_c.internal_factor(), v_over_t.internal_factor()));
+    assert!(close(
+        i_over_c.internal_factor(),
+        v_over_t.internal_factor()
+    ));
     let g_times_v = unit("nS").mul(unit("mV"));
     assert_eq!(g_times_v.dim, Dim::CURRENT);
     assert!(close(g_times_v.internal_factor(), 1.0));
@@ -56,7 +59,10 @@ fn dimensions_print_in_si() {
     assert_eq!(unit("nS").dim.to_string(), "S");
     assert_eq!(Dim::VOLTAGE.div(Dim::TIME).to_string(), "V/s");
     assert_eq!(Dim::TIME.sqrt(), None::<Dim>.or(Dim::TIME.sqrt()));
-    assert_eq!(Dim::TIME.recip().sqrt().map(|d| d.to_string()).as_deref(), Some("s^(-1/2)"));
+    assert_eq!(
+        Dim::TIME.recip().sqrt().map(|d| d.to_string()).as_deref(),
+        Some("s^(-1/2)")
+    );
     assert_eq!(describe(Dim::VOLTAGE), "a voltage (V)");
     assert_eq!(Dim::VOLTAGE.internal_unit_name(), "mV");
     assert_eq!(Dim::CURRENT.div(Dim::TIME).internal_unit_name(), "pA/ms");
