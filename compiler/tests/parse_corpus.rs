@@ -37,7 +37,10 @@ fn stdlib_and_examples_parse_cleanly() {
     let mut files = Vec::new();
     nml_files(&root.join("stdlib"), &mut files);
     nml_files(&root.join("examples"), &mut files);
-    assert!(!files.is_empty(), "no .nml files found under stdlib/ or examples/");
+    assert!(
+        !files.is_empty(),
+        "no .nml files found under stdlib/ or examples/"
+    );
 
     let mut report = String::new();
     for path in &files {
@@ -56,5 +59,8 @@ fn stdlib_and_examples_parse_cleanly() {
             ));
         }
     }
-    assert!(report.is_empty(), "corpus files with diagnostics:\n{report}");
+    assert!(
+        report.is_empty(),
+        "corpus files with diagnostics:\n{report}"
+    );
 }
