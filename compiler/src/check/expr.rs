@@ -391,7 +391,9 @@ impl<'g> ExprChecker<'g> {
     /// The common type of two operands that must agree.
     fn unify(&mut self, a: T, b: T, verb: &str, spans: (Span, Span), at: Span) -> T {
         match (a, b) {
-            (T::Unknown, x) | (x, T::Unknown) => x,
+            // After an error the result is unknown too, so the mistake is
+            // not reported again further out.
+            (T::Unknown, _) | (_, T::Unknown) => T::Unknown,
             (T::Bool, T::Bool) => T::Bool,
             (T::Real(x), T::Real(y)) if x == y => T::Real(x),
             (T::Real(x), T::Real(y)) => {
@@ -496,7 +498,13 @@ impl<'g> ExprChecker<'g> {
         let visible = names.visible();
         let mut candidates = crate::names::did_you_mean(name, visible.iter().map(String::as_str));
         if candidates.is_empty() {
-            candidates = crate::names::did_you_mean(name, builtins::CONSTANT_NAMES.iter().copied());
+            // Built-in names are suggested only for a different spelling
+            // of the same letters (`PI`, `Dt`).
+            candidates = builtins::CONSTANT_NAMES
+                .iter()
+                .filter(|c| c.eq_ignore_ascii_case(name))
+                .map(|c| c.to_string())
+                .collect();
         }
         self.diags
             .push(catalog::unknown_name(span, name, "name", &candidates));
