@@ -538,6 +538,11 @@ fn write_expr(expr: &Expr, out: &mut String) {
     match &expr.kind {
         ExprKind::Number { value, unit } => write_number(*value, unit.as_ref(), out),
         ExprKind::Bool(value) => out.push_str(if *value { "true" } else { "false" }),
+        ExprKind::Str(text) => {
+            out.push('"');
+            out.push_str(text);
+            out.push('"');
+        }
         ExprKind::Name(name) => out.push_str(name),
         ExprKind::Derivative { name, order } => {
             out.push_str(name);
