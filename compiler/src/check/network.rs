@@ -313,7 +313,7 @@ pub fn check_network(
         let mut cx = ExprChecker::new(fns, diags, Flags::default());
         let c = cx.expect_dim(scope, e, Dim::TIME, &format!("`{name}`"), None);
         if let Some(v) = eval_constant(&c.expr, &values)
-            && !(v > 0.0)
+            && (v <= 0.0 || v.is_nan())
         {
             diags.push(catalog::invalid_value(
                 e.span,
@@ -932,6 +932,9 @@ fn check_connect(
     };
     scope.positions = true;
     let mut rule = None;
+    // Where `rule = …` was first written, whether or not it was valid: an
+    // invalid rule is reported by `check_rule`, not as a missing one.
+    let mut rule_setting: Option<Span> = None;
     let mut autapses = true;
     let mut multapses = false;
     let mut delay = None;
@@ -939,14 +942,15 @@ fn check_connect(
     for s in &c.settings {
         match s.name.name.as_str() {
             "rule" => {
-                if rule.is_some() {
+                if let Some(first) = rule_setting {
                     diags.push(catalog::duplicate_definition(
                         s.name.span,
-                        s.name.span,
+                        first,
                         "rule",
                         "setting",
                     ));
                 }
+                rule_setting = Some(s.name.span);
                 rule = check_rule(
                     fns,
                     scope,
@@ -985,7 +989,7 @@ fn check_connect(
         }
     }
     scope.positions = false;
-    if rule.is_none() {
+    if rule_setting.is_none() {
         diags.push(catalog::missing_rule(c.span));
     }
     let (source, target) = (source?, target?);
@@ -1353,7 +1357,7 @@ fn check_record(
         let mut cx = ExprChecker::new(fns, diags, Flags::default());
         let c = cx.expect_dim(scope, e, Dim::TIME, "a recording interval", None);
         if let Some(v) = eval_constant(&c.expr, values)
-            && !(v > 0.0)
+            && (v <= 0.0 || v.is_nan())
         {
             diags.push(catalog::invalid_value(
                 e.span,

@@ -444,7 +444,7 @@ pub fn check_neuron(
     });
 
     // Refractoriness.
-    let refractory = parts.refractory.and_then(|r| {
+    let refractory = parts.refractory.map(|r| {
         if spike.is_none() {
             diags.push(catalog::refractory_without_spike(r.span));
         }
@@ -492,11 +492,11 @@ pub fn check_neuron(
                 _ => Vec::new(),
             },
         };
-        Some(Refractory {
+        Refractory {
             period,
             clamp,
             span: r.span,
-        })
+        }
     });
 
     // Other conditions.
@@ -593,11 +593,7 @@ fn check_name_clashes(scope: &NeuronScope, parts: &ModelParts, diags: &mut Diagn
 /// State variables an expression reads, directly or through inline definitions.
 fn states_in(e: &model::Expr, aliases: &[model::Alias], out: &mut Vec<u32>) {
     match &e.kind {
-        ExprKind::Var(Var::State(k)) => {
-            if !out.contains(k) {
-                out.push(*k)
-            }
-        }
+        ExprKind::Var(Var::State(k)) if !out.contains(k) => out.push(*k),
         ExprKind::Var(Var::Alias(k)) => {
             if let Some(a) = aliases.get(*k as usize) {
                 states_in(&a.value, aliases, out);

@@ -119,16 +119,16 @@ fn check_assignment(
     };
     match (op, target, value.t) {
         (_, T::Unknown, _) | (_, _, T::Unknown) => {}
-        (ast::AssignOp::Mul | ast::AssignOp::Div, T::Real(_), T::Real(v)) => {
-            if !v.is_dimensionless() {
-                cx.diags.push(catalog::unit_expected(
-                    span,
-                    &format!("the factor in `{}`", op.symbol()),
-                    crate::units::Dim::ONE,
-                    v,
-                    None,
-                ));
-            }
+        (ast::AssignOp::Mul | ast::AssignOp::Div, T::Real(_), T::Real(v))
+            if !v.is_dimensionless() =>
+        {
+            cx.diags.push(catalog::unit_expected(
+                span,
+                &format!("the factor in `{}`", op.symbol()),
+                crate::units::Dim::ONE,
+                v,
+                None,
+            ));
         }
         (_, T::Real(d), T::Real(v)) if d != v => {
             cx.diags.push(catalog::unit_expected(

@@ -413,7 +413,7 @@ pub fn invalid_value(span: Span, what: &str, value: &str, requirement: &str) -> 
         "nml::invalid_value",
         format!("{what} is {value}, but it must be {requirement}"),
     )
-    .at(span, format!("{value}"))
+    .at(span, value.to_string())
 }
 
 // ------------------------------------------------------------------ equations and models

@@ -626,6 +626,7 @@ pub struct Network {
 
 /// One statement of a network body.
 #[derive(Clone, Debug, Serialize)]
+#[allow(clippy::large_enum_variant)]
 pub enum NetworkItem {
     /// `parameters { g = 5 … }`: values settable with `--set`.
     Parameters(Vec<Decl>, Span),

@@ -89,6 +89,7 @@ impl Dim {
     }
 
     /// The product of two dimensions.
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Dim) -> Dim {
         let mut twice = self.twice;
         for (a, b) in twice.iter_mut().zip(other.twice) {
@@ -98,6 +99,7 @@ impl Dim {
     }
 
     /// The quotient of two dimensions.
+    #[allow(clippy::should_implement_trait)]
     pub fn div(self, other: Dim) -> Dim {
         self.mul(other.recip())
     }
@@ -352,6 +354,7 @@ impl Unit {
     }
 
     /// Product of two units.
+    #[allow(clippy::should_implement_trait)]
     pub fn mul(self, other: Unit) -> Unit {
         Unit {
             dim: self.dim.mul(other.dim),
@@ -360,6 +363,7 @@ impl Unit {
     }
 
     /// Quotient of two units.
+    #[allow(clippy::should_implement_trait)]
     pub fn div(self, other: Unit) -> Unit {
         Unit {
             dim: self.dim.div(other.dim),
