@@ -1099,7 +1099,9 @@ fn check_connect(
         for q in &synapse.handler_args {
             if !values.iter().any(|(n, ..)| *n == q.name) {
                 diags.push(
-                    catalog::missing_value(c.span, &q.name, &synapse.name).help(format!(
+                    catalog::missing_value(c.span, &q.name, &synapse.name)
+                        .at(c.span, "projection created here")
+                        .help(format!(
                         "`{}` is a value of `on pre({}: …)`; set it in the projection: `{} = …`",
                         q.name, q.name, q.name
                     )),

@@ -125,9 +125,14 @@ pub fn import_cycle(span: Span, chain: &[String]) -> Diagnostic {
 
 // ------------------------------------------------------------------ names
 
-/// A name that is not defined where it is used.
+/// A name that is not defined where it is used. A `what` of the form
+/// "variable of neuron `LIF`" reads "unknown variable `V` of neuron `LIF`".
 pub fn unknown_name(span: Span, name: &str, what: &str, candidates: &[String]) -> Diagnostic {
-    Diagnostic::error("nml::unknown_name", format!("unknown {what} `{name}`"))
+    let message = match what.split_once(" of ") {
+        Some((kind, owner)) => format!("unknown {kind} `{name}` of {owner}"),
+        None => format!("unknown {what} `{name}`"),
+    };
+    Diagnostic::error("nml::unknown_name", message)
         .at(span, "not defined here")
         .maybe_help(suggest(candidates))
 }
@@ -301,11 +306,22 @@ pub fn not_numeric(span: Span) -> Diagnostic {
 
 /// Two operands whose dimensions must agree but do not.
 pub fn unit_mismatch(op_span: Span, op: &str, left: (Span, Dim), right: (Span, Dim)) -> Diagnostic {
+    // The primary label goes between the operands (on the operator), so
+    // that it does not overlap the operands' own labels.
+    let primary = if left.0.file == right.0.file && left.0.end < right.0.start {
+        Span {
+            file: left.0.file,
+            start: left.0.end,
+            end: right.0.start,
+        }
+    } else {
+        op_span
+    };
     Diagnostic::error(
         "nml::unit_mismatch",
         format!("cannot {op} {} and {}", describe(left.1), describe(right.1)),
     )
-    .at(op_span, "units do not match")
+    .at(primary, "units do not match")
     .also(left.0, format!("{}", left.1))
     .also(right.0, format!("{}", right.1))
 }
@@ -339,14 +355,13 @@ fn conversion_hint(expected: Dim, found: Dim) -> String {
     if ratio.is_dimensionless() {
         return "the dimensions agree; check the declared unit".into();
     }
-    format!(
-        "the two differ by a factor in {ratio}; {}",
-        match ratio.quantity_name() {
-            Some(name) if name != "dimensionless" =>
-                format!("multiply by a {name} (or divide by its inverse)"),
-            _ => "check the equation and the declared units".into(),
-        }
-    )
+    // A ratio without a name (s^4 m^-2 kg^-1 A) tells a modeller nothing.
+    match ratio.quantity_name() {
+        Some(name) if name != "dimensionless" => format!(
+            "the two differ by a factor in {ratio}; multiply by a {name} (or divide by its inverse)"
+        ),
+        _ => "check the equation and the declared units".into(),
+    }
 }
 
 /// An ODE whose right-hand side is not state/time.
