@@ -10,9 +10,11 @@
 //! [`units`] holds the dimension algebra and the internal scale; every
 //! problem found on the way is a [`diagnostics::Diagnostic`].
 
+pub mod abi;
 pub mod check;
 pub mod diagnostics;
 pub mod doc;
+pub mod ir;
 pub mod loader;
 pub mod model;
 pub mod names;

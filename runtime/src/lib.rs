@@ -19,4 +19,4 @@
 
 pub mod output;
 pub mod ring_buffer;
-pub mod rng;
+pub use nmlc_compiler::abi::rng;

@@ -685,3 +685,13 @@ pub fn connection_rule(span: Span, problem: &str) -> Diagnostic {
         .at(span, "rule")
         .help("rules: all_to_all, one_to_one, fixed_probability(p), fixed_indegree(K), fixed_outdegree(K), fixed_total(N), probability(EXPR), from_file(\"FILE.csv\"); options autapses = BOOL, multapses = BOOL")
 }
+
+/// White noise entering an equation other than linearly.
+pub fn noise_nonlinear(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "nml::noise_nonlinear",
+        "the white-noise term `xi` must enter the equation linearly",
+    )
+    .at(span, "equation with noise")
+    .help("write the equation as `drift + coefficient * xi`, with `xi` not inside a function or a product with itself")
+}

@@ -183,7 +183,7 @@ pub fn log_factorial(k: u64) -> f64 {
 mod tests {
     use super::super::tests::mean_and_variance;
     use super::*;
-    use crate::rng::{Stream, StreamKind};
+    use crate::abi::rng::{Stream, StreamKind};
 
     fn draws(neuron: u32) -> Draws {
         Stream::new(1234, StreamKind::Noise, 7, neuron).draws(0)
