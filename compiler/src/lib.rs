@@ -18,6 +18,7 @@ pub mod ir;
 pub mod loader;
 pub mod model;
 pub mod names;
+pub mod solvers;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;

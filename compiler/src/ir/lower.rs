@@ -137,6 +137,7 @@ impl<'m> Lowerer<'m> {
                 reason: String::new(),
                 rtol: solver_src.and_then(|s| s.rtol).unwrap_or(1e-6),
                 atol: solver_src.and_then(|s| s.atol).unwrap_or(1e-9),
+                requested: solver_src.is_some(),
             },
             exprs: Arena::default(),
             derive: Block::default(),

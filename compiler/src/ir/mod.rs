@@ -411,6 +411,8 @@ pub struct SolverChoice {
     pub rtol: f64,
     /// Absolute tolerance (rk45).
     pub atol: f64,
+    /// Whether the model or network asked for this method.
+    pub requested: bool,
 }
 
 impl NeuronIr {
@@ -586,4 +588,20 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
     walk(&ir.step, false, &check_place)?;
     let bindings = ir.columns().iter().enumerate().map(|(i, c)| (c.place, i)).collect();
     Ok(Verified { bindings })
+}
+
+/// Lowers, integrates, optimises and verifies a neuron model for one
+/// population: the whole middle of the compiler.
+pub fn compile_neuron(
+    model: &crate::model::NeuronModel,
+    spec: &lower::PopulationSpec,
+) -> Result<(NeuronIr, Verified), crate::diagnostics::Diagnostic> {
+    let mut ir = lower::lower_neuron(model, spec)?;
+    crate::solvers::integrate(&mut ir)?;
+    optimize(&mut ir);
+    let verified = verify(&ir).map_err(|e| {
+        crate::diagnostics::Diagnostic::error("nml::internal", format!("{e} (this is a bug in nmlc)"))
+            .at(model.span, "while compiling this model")
+    })?;
+    Ok((ir, verified))
 }
