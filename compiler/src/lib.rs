@@ -11,6 +11,7 @@
 //! problem found on the way is a [`diagnostics::Diagnostic`].
 
 pub mod abi;
+pub mod backend;
 pub mod check;
 pub mod diagnostics;
 pub mod doc;
