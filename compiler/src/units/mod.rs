@@ -349,8 +349,13 @@ impl Unit {
     };
 
     /// Internal value of one of this unit: `mV` → 1, `V` → 1000, `Hz` → 0.001.
+    ///
+    /// The ratio of two powers of ten computed in floating point is off by an
+    /// ulp or two (`pF` would come out as 0.9999999999999999); true factors
+    /// are short decimals, so the ratio is snapped to 15 significant digits,
+    /// which makes `250 pF` exactly 250 internally.
     pub fn internal_factor(&self) -> f64 {
-        self.si_factor / self.dim.internal_scale()
+        snap(self.si_factor / self.dim.internal_scale())
     }
 
     /// Product of two units.
@@ -378,6 +383,14 @@ impl Unit {
             si_factor: self.si_factor.powf(num as f64 / den as f64),
         })
     }
+}
+
+/// Rounds to 15 significant decimal digits (see [`Unit::internal_factor`]).
+fn snap(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{x:.14e}").parse().unwrap_or(x)
 }
 
 /// A name for the dimension suitable for a sentence:

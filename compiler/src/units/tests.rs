@@ -77,3 +77,13 @@ fn powers_keep_half_exponents_exact() {
     assert_eq!(noise.mul(noise), Dim::FREQUENCY);
     assert!(close(noise.internal_scale(), (1e-3f64).powf(-0.5)));
 }
+
+#[test]
+fn common_units_convert_exactly() {
+    assert_eq!(unit("pF").internal_factor(), 1.0);
+    assert_eq!(unit("mV").internal_factor() * -70.0, -70.0);
+    assert_eq!(unit("V").internal_factor(), 1000.0);
+    assert_eq!(unit("Hz").internal_factor(), 0.001);
+    assert_eq!(unit("uF").internal_factor(), 1e6);
+    assert_eq!(unit("s").internal_factor(), 1000.0);
+}
