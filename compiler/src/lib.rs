@@ -10,6 +10,10 @@
 //! [`units`] holds the dimension algebra and the internal scale; every
 //! problem found on the way is a [`diagnostics::Diagnostic`].
 
+// A user error is a `Diagnostic` (spans, labels, help): returning it by
+// value is the point, and it is rare, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod abi;
 pub mod backend;
 pub mod check;

@@ -39,7 +39,12 @@ pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) ->
     // Only the closest names: a one-letter slip should not also suggest
     // names two edits away.
     let best = found.first().map(|(d, _)| *d).unwrap_or(0);
-    found.into_iter().filter(|(d, _)| *d == best).take(3).map(|(_, k)| k).collect()
+    found
+        .into_iter()
+        .filter(|(d, _)| *d == best)
+        .take(3)
+        .map(|(_, k)| k)
+        .collect()
 }
 
 #[cfg(test)]

@@ -38,7 +38,14 @@ pub struct StepContext {
 /// Each draw uses its own Philox block `k = draw` of the noise stream; a
 /// normal value is the first of the Box–Muller pair from the block's two
 /// 64-bit halves.
-pub fn random(seed: u64, population: u32, neuron: u32, step: u64, draw: u32, kind: RandomFn) -> f64 {
+pub fn random(
+    seed: u64,
+    population: u32,
+    neuron: u32,
+    step: u64,
+    draw: u32,
+    kind: RandomFn,
+) -> f64 {
     let stream = rng::Stream::new(seed, rng::StreamKind::Noise, population, neuron);
     let block = stream.draw(step, draw);
     let hi = (u64::from(block[1]) << 32) | u64::from(block[0]);
@@ -55,8 +62,19 @@ pub fn random(seed: u64, population: u32, neuron: u32, step: u64, draw: u32, kin
 }
 
 /// The C-ABI entry the generated code calls for [`random`].
-pub extern "C" fn nmlc_random(seed: u64, population: u32, neuron: u32, step: u64, draw: u32, normal: u32) -> f64 {
-    let kind = if normal != 0 { RandomFn::Normal } else { RandomFn::Uniform };
+pub extern "C" fn nmlc_random(
+    seed: u64,
+    population: u32,
+    neuron: u32,
+    step: u64,
+    draw: u32,
+    normal: u32,
+) -> f64 {
+    let kind = if normal != 0 {
+        RandomFn::Normal
+    } else {
+        RandomFn::Uniform
+    };
     random(seed, population, neuron, step, draw, kind)
 }
 

@@ -36,7 +36,14 @@ pub trait StepKernel: Send + Sync {
     ///
     /// `cols` are the population's columns in binding order; their lengths
     /// are the population size, checked by the caller.
-    fn step(&self, ctx: &StepContext, cols: &mut [ColumnData], start: usize, end: usize, spikes: &mut Vec<u32>);
+    fn step(
+        &self,
+        ctx: &StepContext,
+        cols: &mut [ColumnData],
+        start: usize,
+        end: usize,
+        spikes: &mut Vec<u32>,
+    );
 }
 
 /// Why a backend could not compile a kernel (a bug or an unsupported host,
@@ -64,15 +71,28 @@ impl InterpKernel {
 }
 
 impl StepKernel for InterpKernel {
-    fn step(&self, ctx: &StepContext, cols: &mut [ColumnData], start: usize, end: usize, spikes: &mut Vec<u32>) {
+    fn step(
+        &self,
+        ctx: &StepContext,
+        cols: &mut [ColumnData],
+        start: usize,
+        end: usize,
+        spikes: &mut Vec<u32>,
+    ) {
         Interpreter::new(&self.ir, &self.info).step(ctx, cols, start, end, spikes);
     }
 }
 
 /// Compiles the step kernel of `ir` with the chosen backend.
-pub fn compile_step(ir: &NeuronIr, info: &Verified, backend: Backend) -> Result<Box<dyn StepKernel>, BackendError> {
+pub fn compile_step(
+    ir: &NeuronIr,
+    info: &Verified,
+    backend: Backend,
+) -> Result<Box<dyn StepKernel>, BackendError> {
     match backend {
         Backend::Interp => Ok(Box::new(InterpKernel::new(ir.clone(), info.clone()))),
-        Backend::Jit => Err(BackendError("the Cranelift backend is not built yet".into())),
+        Backend::Jit => Err(BackendError(
+            "the Cranelift backend is not built yet".into(),
+        )),
     }
 }

@@ -141,13 +141,12 @@ fn flatten<'a>(
 
 /// Adds a model's own items on top of (possibly inherited) parts.
 fn overlay<'a>(parts: &mut ModelParts<'a>, model: &'a ast::Model, diags: &mut Diagnostics) {
-    let mut own_names: HashMap<String, Span> = HashMap::new();
-    let mut own = |name: &ast::Ident, order: u8, diags: &mut Diagnostics| {
+    let mut own_names: HashMap<String, (Span, &'static str)> = HashMap::new();
+    let mut own = |name: &ast::Ident, order: u8, what: &'static str, diags: &mut Diagnostics| {
         let key = format!("{}{}", name.name, "'".repeat(order as usize));
-        if let Some(first) = own_names.insert(key.clone(), name.span) {
-            diags.push(catalog::duplicate_definition(
-                name.span, first, &key, "name",
-            ));
+        if let Some((first, first_what)) = own_names.insert(key.clone(), (name.span, what)) {
+            let what = if first_what == what { what } else { "name" };
+            diags.push(catalog::duplicate_definition(name.span, first, &key, what));
             false
         } else {
             true
@@ -163,28 +162,28 @@ fn overlay<'a>(parts: &mut ModelParts<'a>, model: &'a ast::Model, diags: &mut Di
         match item {
             ast::ModelItem::Parameters(decls, _) => {
                 for d in decls {
-                    if own(&d.name, d.order, diags) {
+                    if own(&d.name, d.order, "parameter", diags) {
                         replace_decl(&mut parts.params, d);
                     }
                 }
             }
             ast::ModelItem::State(decls, _) => {
                 for d in decls {
-                    if own(&d.name, d.order, diags) {
+                    if own(&d.name, d.order, "state variable", diags) {
                         replace_decl(&mut parts.states, d);
                     }
                 }
             }
             ast::ModelItem::PostState(decls, _) => {
                 for d in decls {
-                    if own(&d.name, d.order, diags) {
+                    if own(&d.name, d.order, "post-state variable", diags) {
                         replace_decl(&mut parts.post_states, d);
                     }
                 }
             }
             ast::ModelItem::Inputs(inputs, _) => {
                 for i in inputs {
-                    if own(&i.name, 0, diags) {
+                    if own(&i.name, 0, "input", diags) {
                         match parts.inputs.iter_mut().find(|x| x.name.name == i.name.name) {
                             Some(slot) => *slot = i,
                             None => parts.inputs.push(i),

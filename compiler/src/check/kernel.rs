@@ -30,10 +30,22 @@ pub struct CheckedKernel {
 struct KernelNames<'s> {
     params: &'s [Declared],
     derivatives: Vec<(String, T)>,
+    /// Names of the model's state and inputs: visible elsewhere, but a
+    /// kernel may not depend on them.
+    forbidden: &'s [String],
 }
 
 impl Names for KernelNames<'_> {
-    fn resolve(&mut self, _: &mut ExprChecker, name: &str, _: Span) -> Option<Resolved> {
+    fn resolve(&mut self, cx: &mut ExprChecker, name: &str, span: Span) -> Option<Resolved> {
+        if self.forbidden.iter().any(|f| f == name)
+            && !self.derivatives.iter().any(|(n, _)| n == name)
+        {
+            cx.diags.push(catalog::kernel_form(
+                span,
+                &format!("it may depend only on `t` and parameters, but `{name}` is a state variable or input of the model"),
+            ));
+            return Some(Resolved::Value(ExprKind::Const(0.0), T::Unknown));
+        }
         if let Some(k) = self.params.iter().position(|p| p.name == name) {
             return Some(Resolved::Value(
                 ExprKind::Var(Var::Param(k as u32)),
@@ -68,6 +80,7 @@ impl Names for KernelNames<'_> {
 pub fn check_kernel(
     fns: &FunctionTable,
     params: &[Declared],
+    forbidden: &[String],
     e: &ast::Equation,
     diags: &mut Diagnostics,
 ) -> CheckedKernel {
@@ -84,6 +97,7 @@ pub fn check_kernel(
     let mut names = KernelNames {
         params,
         derivatives: Vec::new(),
+        forbidden,
     };
     if *order == 0 {
         let flags = Flags {

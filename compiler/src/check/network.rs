@@ -805,6 +805,15 @@ fn selection(
     };
     if let Some(size) = size {
         let hi_value = hi.unwrap_or(size);
+        if lo >= hi_value && hi_value <= size && index.is_none() {
+            diags.push(catalog::invalid_value(
+                span,
+                "this slice",
+                &format!("{lo}:{hi_value}"),
+                "non-empty (start below end)",
+            ));
+            return None;
+        }
         if hi_value > size || lo >= hi_value {
             let what = if index.is_some() {
                 format!("index {lo}")

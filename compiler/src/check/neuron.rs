@@ -290,8 +290,14 @@ pub fn check_neuron(
         .filter(|e| matches!(e, ast::Equation::Kernel { .. }))
         .collect();
     let mut kernels = Vec::new();
+    let forbidden: Vec<String> = scope
+        .states
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(scope.inputs.iter().map(|i| i.name.clone()))
+        .collect();
     for e in &kernel_defs {
-        let k = super::kernel::check_kernel(fns, &scope.params, e, diags);
+        let k = super::kernel::check_kernel(fns, &scope.params, &forbidden, e, diags);
         scope.kernels.push(Declared {
             name: k.name.clone(),
             t: if k.dim_known {

@@ -450,6 +450,10 @@ pub fn check_synapse(
                             .position(|s| s.name == var.name)
                             .map(|k| k + scope.states.len())
                     });
+                if *order != 1 {
+                    diags.push(catalog::synapse_ode_order(*span));
+                    continue;
+                }
                 let mut cx = ExprChecker::new(fns, diags, dynamic_flags());
                 let c = cx.check(&mut scope, rhs);
                 let Some(index) = index else {
@@ -482,10 +486,6 @@ pub fn check_synapse(
                     }
                     continue;
                 };
-                if *order != 1 {
-                    diags.push(catalog::synapse_ode_order(*span));
-                    continue;
-                }
                 if let Some((_, first)) = seen.iter().find(|(n, _)| *n == var.name) {
                     diags.push(catalog::duplicate_equation(*span, *first, &var.name));
                 }

@@ -7,7 +7,7 @@
 
 use super::Diagnostic;
 use crate::source::Span;
-use crate::units::{Dim, describe};
+use crate::units::{Dim, describe, unit_text};
 
 fn suggest(candidates: &[String]) -> Option<String> {
     match candidates {
@@ -56,6 +56,14 @@ pub fn syntax(span: Span, expected: &[String], found: Option<&str>) -> Diagnosti
         None => format!("expected {expected_text}"),
     };
     Diagnostic::error("nml::syntax", message).at(span, format!("expected {expected_text}"))
+}
+
+/// The file ends inside a `{ … }` block.
+pub fn unclosed_block(end: Span, open: Span) -> Diagnostic {
+    Diagnostic::error("nml::syntax", "the file ends before this block is closed")
+        .at(end, "expected `}` before the end of the file")
+        .also(open, "block opened here")
+        .help("add the missing `}`")
 }
 
 /// Brackets or operators nested beyond the supported depth.
@@ -322,8 +330,8 @@ pub fn unit_mismatch(op_span: Span, op: &str, left: (Span, Dim), right: (Span, D
         format!("cannot {op} {} and {}", describe(left.1), describe(right.1)),
     )
     .at(primary, "units do not match")
-    .also(left.0, format!("{}", left.1))
-    .also(right.0, format!("{}", right.1))
+    .also(left.0, unit_text(left.1))
+    .also(right.0, unit_text(right.1))
 }
 
 /// A value whose dimension differs from what its place requires.
@@ -342,9 +350,12 @@ pub fn unit_expected(
             describe(found)
         ),
     )
-    .at(span, format!("{found}, expected {expected}"));
+    .at(
+        span,
+        format!("{}, expected {}", unit_text(found), unit_text(expected)),
+    );
     let d = match because {
-        Some(decl) => d.also(decl, format!("declared as {expected} here")),
+        Some(decl) => d.also(decl, format!("declared as {} here", unit_text(expected))),
         None => d,
     };
     d.help(conversion_hint(expected, found))
@@ -358,7 +369,8 @@ fn conversion_hint(expected: Dim, found: Dim) -> String {
     // A ratio without a name (s^4 m^-2 kg^-1 A) tells a modeller nothing.
     match ratio.quantity_name() {
         Some(name) if name != "dimensionless" => format!(
-            "the two differ by a factor in {ratio}; multiply by a {name} (or divide by its inverse)"
+            "the two differ by a factor in {}; multiply by a {name} (or divide by its inverse)",
+            unit_text(ratio)
         ),
         _ => "check the equation and the declared units".into(),
     }
@@ -370,12 +382,17 @@ pub fn derivative_unit(span: Span, var: &str, var_dim: Dim, found: Dim, decl: Sp
     Diagnostic::error(
         "nml::derivative_unit",
         format!(
-            "the derivative of `{var}` must be in {expected} ({var_dim} per time), but the right-hand side is {}",
+            "the derivative of `{var}` must be in {} ({} per time), but the right-hand side is {}",
+            unit_text(expected),
+            unit_text(var_dim),
             describe(found)
         ),
     )
-    .at(span, format!("{found}, expected {expected}"))
-    .also(decl, format!("`{var}` is {var_dim}"))
+    .at(
+        span,
+        format!("{}, expected {}", unit_text(found), unit_text(expected)),
+    )
+    .also(decl, format!("`{var}` is in {}", unit_text(var_dim)))
     .help(if found == var_dim {
         "divide by a time constant, e.g. `(E_L - V) / tau`".to_string()
     } else {
@@ -392,7 +409,7 @@ pub fn dimensionless_argument(span: Span, func: &str, found: Dim) -> Diagnostic 
             describe(found)
         ),
     )
-    .at(span, format!("{found}"))
+    .at(span, unit_text(found))
     .help(format!(
         "divide by a reference value first, e.g. `{func}(V / mV)` or `{func}((V - V_T) / Delta_T)`"
     ))
@@ -403,23 +420,12 @@ pub fn power_exponent(span: Span, base: Dim) -> Diagnostic {
     Diagnostic::error(
         "nml::power_exponent",
         format!(
-            "{} can only be raised to a constant power with a whole or half exponent",
+            "{} can only be raised to a number written in the model (such as `2` or `0.5`): a whole or half exponent",
             describe(base)
         ),
     )
     .at(span, "exponent")
     .help("use a number such as `2` or `0.5`, or make the base dimensionless")
-}
-
-/// An expression that must be known before the simulation starts but varies.
-pub fn not_constant(span: Span, what: &str, varies_with: &str) -> Diagnostic {
-    Diagnostic::error(
-        "nml::not_constant",
-        format!(
-            "{what} must be fixed before the simulation starts, but this depends on {varies_with}"
-        ),
-    )
-    .at(span, format!("depends on {varies_with}"))
 }
 
 /// A value that is out of the range its place allows.
@@ -514,7 +520,7 @@ pub fn convolve_arguments(span: Span, problem: &str) -> Diagnostic {
 pub fn convolve_placement(span: Span) -> Diagnostic {
     Diagnostic::error(
         "nml::convolve",
-        "`convolve` may only appear in equations and inline definitions of a neuron",
+        "`convolve` may only appear in a neuron's equations, inline definitions, conditions and handlers",
     )
     .at(span, "not allowed here")
 }

@@ -140,7 +140,10 @@ mod tests {
         for a in [-0.1, -1.0, -50.0, 3.0] {
             let (phi, gamma) = propagator(&[a], 1, 0.1);
             let exact = (a * 0.1f64).exp();
-            assert!((phi[0] - exact).abs() <= 1e-14 * exact.abs().max(1.0), "{a}");
+            assert!(
+                (phi[0] - exact).abs() <= 1e-14 * exact.abs().max(1.0),
+                "{a}"
+            );
             let integral = (exact - 1.0) / a;
             assert!((gamma[0] - integral).abs() <= 1e-14 * integral.abs(), "{a}");
         }

@@ -31,7 +31,11 @@ pub fn optimize(ir: &mut NeuronIr) {
     let derive = b.block(&ir.derive);
     let init = b.block(&ir.init);
     let mut step = b.block(&ir.step);
-    let observables: Vec<_> = ir.observables.iter().map(|(v, h)| (v.clone(), b.expr(*h))).collect();
+    let observables: Vec<_> = ir
+        .observables
+        .iter()
+        .map(|(v, h)| (v.clone(), b.expr(*h)))
+        .collect();
     for s in ir.spike_inputs.iter_mut() {
         for t in s.targets.iter_mut() {
             t.1 = b.expr(t.1);
@@ -72,7 +76,12 @@ impl Rebuilder {
                 body: self.block(body),
                 max_iterations: *max_iterations,
             },
-            Stmt::Propagator { n, a, phi, integral } => Stmt::Propagator {
+            Stmt::Propagator {
+                n,
+                a,
+                phi,
+                integral,
+            } => Stmt::Propagator {
                 n: *n,
                 a: a.iter().map(|h| self.expr(*h)).collect(),
                 phi: phi.clone(),
@@ -151,7 +160,11 @@ impl Rebuilder {
             Expr::RoundToInt(x) => {
                 let x = self.expr(x);
                 match self.literal(x) {
-                    Some(v) => self.intern(Expr::Int(v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32), ty, span),
+                    Some(v) => self.intern(
+                        Expr::Int(v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32),
+                        ty,
+                        span,
+                    ),
                     None => self.intern(Expr::RoundToInt(x), ty, span),
                 }
             }
@@ -162,7 +175,14 @@ impl Rebuilder {
         out
     }
 
-    fn binary(&mut self, op: BinaryOp, a: Handle<Expr>, b: Handle<Expr>, ty: Type, span: Span) -> Handle<Expr> {
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        a: Handle<Expr>,
+        b: Handle<Expr>,
+        ty: Type,
+        span: Span,
+    ) -> Handle<Expr> {
         let (la, lb) = (self.literal(a), self.literal(b));
         if let (Some(x), Some(y)) = (la, lb) {
             let folded = match op {
@@ -185,14 +205,20 @@ impl Rebuilder {
             }
         }
         match (op, la, lb) {
-            (BinaryOp::Mul, Some(x), _) if x == 1.0 => return b,
-            (BinaryOp::Mul | BinaryOp::Div, _, Some(y)) if y == 1.0 => return a,
-            (BinaryOp::Add, Some(x), _) if x == 0.0 => return b,
-            (BinaryOp::Add | BinaryOp::Sub, _, Some(y)) if y == 0.0 => return a,
+            (BinaryOp::Mul, Some(1.0), _) => return b,
+            (BinaryOp::Mul | BinaryOp::Div, _, Some(1.0)) => return a,
+            (BinaryOp::Add, Some(0.0), _) => return b,
+            (BinaryOp::Add | BinaryOp::Sub, _, Some(0.0)) => return a,
             _ => {}
         }
-        if let (BinaryOp::And | BinaryOp::Or, Expr::Bool(x), Expr::Bool(y)) = (op, self.new.get(a), self.new.get(b)) {
-            let v = if op == BinaryOp::And { *x && *y } else { *x || *y };
+        if let (BinaryOp::And | BinaryOp::Or, Expr::Bool(x), Expr::Bool(y)) =
+            (op, self.new.get(a), self.new.get(b))
+        {
+            let v = if op == BinaryOp::And {
+                *x && *y
+            } else {
+                *x || *y
+            };
             return self.intern(Expr::Bool(v), ty, span);
         }
         self.intern(Expr::Binary(op, a, b), ty, span)
@@ -214,7 +240,9 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
             Expr::Index => (true, true),
             Expr::Load(Place::Param(_) | Place::Derived(_)) => (true, true),
             Expr::Load(_) | Expr::Time | Expr::Random(..) => (false, false),
-            Expr::Unary(_, x) | Expr::RoundToInt(x) => (invariant[x.index()], per_neuron[x.index()]),
+            Expr::Unary(_, x) | Expr::RoundToInt(x) => {
+                (invariant[x.index()], per_neuron[x.index()])
+            }
             Expr::Binary(_, a, b) => (
                 invariant[a.index()] && invariant[b.index()],
                 per_neuron[a.index()] || per_neuron[b.index()],
@@ -246,7 +274,10 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
             if let Some(r) = rewritten.get(&i) {
                 return *r;
             }
-            let leaf = matches!(ir.exprs.get(h), Expr::Load(_) | Expr::Real(_) | Expr::Int(_) | Expr::Bool(_) | Expr::Index);
+            let leaf = matches!(
+                ir.exprs.get(h),
+                Expr::Load(_) | Expr::Real(_) | Expr::Int(_) | Expr::Bool(_) | Expr::Index
+            );
             if invariant[i] && per_neuron[i] && !leaf && ir.exprs.ty(h) == ir.real() {
                 let load = *hoisted.entry(i).or_insert_with(|| {
                     let k = ir.derived.len() as u32;
@@ -266,7 +297,9 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
         }
         let ty = ir.exprs.ty(h);
         let span = ir.exprs.span(h);
-        let mut sub = |x: Handle<Expr>, ir: &mut NeuronIr| visit(ir, x, invariant, per_neuron, hoisted, rewritten);
+        let mut sub = |x: Handle<Expr>, ir: &mut NeuronIr| {
+            visit(ir, x, invariant, per_neuron, hoisted, rewritten)
+        };
         let e = ir.exprs.get(h).clone();
         let new = match e {
             Expr::Unary(op, x) => {
@@ -316,7 +349,9 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
                     walk(ir, x, invariant, per_neuron, hoisted, rewritten);
                     walk(ir, y, invariant, per_neuron, hoisted, rewritten);
                 }
-                Stmt::While { condition, body, .. } => {
+                Stmt::While {
+                    condition, body, ..
+                } => {
                     *condition = visit(ir, *condition, invariant, per_neuron, hoisted, rewritten);
                     walk(ir, body, invariant, per_neuron, hoisted, rewritten);
                 }
@@ -324,5 +359,12 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
             }
         }
     }
-    walk(ir, step, &invariant, &per_neuron, &mut hoisted, &mut rewritten);
+    walk(
+        ir,
+        step,
+        &invariant,
+        &per_neuron,
+        &mut hoisted,
+        &mut rewritten,
+    );
 }

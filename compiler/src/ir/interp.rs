@@ -17,7 +17,7 @@
 //! - `RoundToInt` rounds half away from zero and saturates to `i32`.
 
 use super::*;
-use crate::abi::{random, ColumnData, StepContext};
+use crate::abi::{ColumnData, StepContext, random};
 
 /// A runtime value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -99,7 +99,14 @@ impl<'a> Interpreter<'a> {
     }
 
     /// Runs one step for neurons `start..end`, appending spiking neurons.
-    pub fn step(&self, ctx: &StepContext, cols: &mut [ColumnData], start: usize, end: usize, spikes: &mut Vec<u32>) {
+    pub fn step(
+        &self,
+        ctx: &StepContext,
+        cols: &mut [ColumnData],
+        start: usize,
+        end: usize,
+        spikes: &mut Vec<u32>,
+    ) {
         for i in start..end {
             if self.run_block(&self.ir.step, cols, i, ctx) {
                 spikes.push(i as u32);
@@ -108,7 +115,13 @@ impl<'a> Interpreter<'a> {
     }
 
     /// The value of an observable (inline definition) for neuron `i`.
-    pub fn observe(&self, h: Handle<Expr>, cols: &mut [ColumnData], i: usize, ctx: &StepContext) -> f64 {
+    pub fn observe(
+        &self,
+        h: Handle<Expr>,
+        cols: &mut [ColumnData],
+        i: usize,
+        ctx: &StepContext,
+    ) -> f64 {
         let mut frame = Frame {
             cols,
             neuron: i,
@@ -121,11 +134,23 @@ impl<'a> Interpreter<'a> {
 
     /// Evaluates a parameter-only expression for neuron `i` (spike-input
     /// factors).
-    pub fn eval_for(&self, h: Handle<Expr>, cols: &mut [ColumnData], i: usize, ctx: &StepContext) -> f64 {
+    pub fn eval_for(
+        &self,
+        h: Handle<Expr>,
+        cols: &mut [ColumnData],
+        i: usize,
+        ctx: &StepContext,
+    ) -> f64 {
         self.observe(h, cols, i, ctx)
     }
 
-    fn run_block(&self, block: &Block, cols: &mut [ColumnData], neuron: usize, ctx: &StepContext) -> bool {
+    fn run_block(
+        &self,
+        block: &Block,
+        cols: &mut [ColumnData],
+        neuron: usize,
+        ctx: &StepContext,
+    ) -> bool {
         let mut frame = Frame {
             cols,
             neuron,
@@ -164,7 +189,12 @@ impl<'a> Interpreter<'a> {
                 }
                 Stmt::Spike => f.spiked = true,
                 Stmt::Integrate => unreachable!("verified IR has no placeholder"),
-                Stmt::Propagator { n, a, phi, integral } => {
+                Stmt::Propagator {
+                    n,
+                    a,
+                    phi,
+                    integral,
+                } => {
                     let n = *n as usize;
                     let matrix: Vec<f64> = a.iter().map(|h| self.eval(*h, f).real()).collect();
                     let (p, g) = expm::propagator(&matrix, n, f.ctx.dt);
@@ -209,7 +239,7 @@ impl<'a> Interpreter<'a> {
 
     fn eval(&self, h: Handle<Expr>, f: &mut Frame) -> Value {
         let ty = self.ir.exprs.ty(h);
-        let v = match self.ir.exprs.get(h) {
+        match self.ir.exprs.get(h) {
             Expr::Real(x) => Value::Real(self.round(*x)),
             Expr::Int(i) => Value::Int(*i),
             Expr::Bool(b) => Value::Bool(*b),
@@ -243,15 +273,21 @@ impl<'a> Interpreter<'a> {
                 }
             }
             Expr::Random(kind, draw) => {
-                let x = random(f.ctx.seed, f.ctx.population, f.neuron as u32, f.ctx.step, *draw, *kind);
+                let x = random(
+                    f.ctx.seed,
+                    f.ctx.population,
+                    f.neuron as u32,
+                    f.ctx.step,
+                    *draw,
+                    *kind,
+                );
                 Value::Real(self.round(x))
             }
             Expr::RoundToInt(x) => {
                 let x = self.eval(*x, f).real().round();
                 Value::Int(x.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
             }
-        };
-        v
+        }
     }
 
     fn binary(&self, op: BinaryOp, a: Value, b: Value, ty: Type) -> Value {
@@ -272,8 +308,12 @@ impl<'a> Interpreter<'a> {
         match op {
             BinaryOp::And => Value::Bool(a.bool() && b.bool()),
             BinaryOp::Or => Value::Bool(a.bool() || b.bool()),
-            BinaryOp::Eq if ty == Type::Bool && matches!(a, Value::Bool(_)) => Value::Bool(a.bool() == b.bool()),
-            BinaryOp::Ne if ty == Type::Bool && matches!(a, Value::Bool(_)) => Value::Bool(a.bool() != b.bool()),
+            BinaryOp::Eq if ty == Type::Bool && matches!(a, Value::Bool(_)) => {
+                Value::Bool(a.bool() == b.bool())
+            }
+            BinaryOp::Ne if ty == Type::Bool && matches!(a, Value::Bool(_)) => {
+                Value::Bool(a.bool() != b.bool())
+            }
             BinaryOp::Lt => Value::Bool(a.real() < b.real()),
             BinaryOp::Le => Value::Bool(a.real() <= b.real()),
             BinaryOp::Gt => Value::Bool(a.real() > b.real()),

@@ -11,7 +11,7 @@
 
 use super::lower::Lowerer;
 use super::*;
-use crate::diagnostics::{catalog, Diagnostic};
+use crate::diagnostics::{Diagnostic, catalog};
 use crate::model::{self, Builtin, ExprKind, KernelForm, Var};
 
 /// One term `coef · t^power · exp(-rate · t)`.
@@ -107,7 +107,9 @@ pub(super) fn lower_convolutions(l: &mut Lowerer) -> Result<(), Diagnostic> {
     }
     // Spike inputs no convolution uses still exist (spikes to them vanish).
     for input in &model.inputs {
-        if matches!(input.kind, model::InputKind::Spikes(_)) && !l.ir.spike_inputs.iter().any(|s| s.name == input.name) {
+        if matches!(input.kind, model::InputKind::Spikes(_))
+            && !l.ir.spike_inputs.iter().any(|s| s.name == input.name)
+        {
             l.ir.spike_inputs.push(SpikeInput {
                 name: input.name.clone(),
                 targets: Vec::new(),
@@ -120,7 +122,11 @@ pub(super) fn lower_convolutions(l: &mut Lowerer) -> Result<(), Diagnostic> {
 fn add_state(l: &mut Lowerer, name: &str, dim: crate::units::Dim) -> u32 {
     l.ir.states.push(Variable {
         name: name.to_string(),
-        unit: if dim.is_dimensionless() { "1".into() } else { dim.internal_unit_name() },
+        unit: if dim.is_dimensionless() {
+            "1".into()
+        } else {
+            dim.internal_unit_name()
+        },
         unit_factor: 1.0,
     });
     let k = l.ir.states.len() as u32 - 1;
@@ -170,13 +176,21 @@ fn decompose(l: &mut Lowerer, e: &model::Expr) -> Option<Vec<Term>> {
     if !has_time(e) {
         let coef = l.expr(e);
         let rate = l.ir.real_const(0.0, span);
-        return Some(vec![Term { coef, power: 0, rate }]);
+        return Some(vec![Term {
+            coef,
+            power: 0,
+            rate,
+        }]);
     }
     match &e.kind {
         ExprKind::Builtin(Builtin::Time) => {
             let coef = l.ir.real_const(1.0, span);
             let rate = l.ir.real_const(0.0, span);
-            Some(vec![Term { coef, power: 1, rate }])
+            Some(vec![Term {
+                coef,
+                power: 1,
+                rate,
+            }])
         }
         ExprKind::Binary(model::BinaryOp::Add, a, b) => {
             let mut ts = decompose(l, a)?;
@@ -222,7 +236,9 @@ fn decompose(l: &mut Lowerer, e: &model::Expr) -> Option<Vec<Term>> {
             }
             Some(ts)
         }
-        ExprKind::Binary(model::BinaryOp::Pow, a, b) if matches!(a.kind, ExprKind::Builtin(Builtin::Time)) => {
+        ExprKind::Binary(model::BinaryOp::Pow, a, b)
+            if matches!(a.kind, ExprKind::Builtin(Builtin::Time)) =>
+        {
             let p = crate::check::const_value(b)?;
             if p < 0.0 || p.fract() != 0.0 || p > 16.0 {
                 return None;
@@ -239,7 +255,11 @@ fn decompose(l: &mut Lowerer, e: &model::Expr) -> Option<Vec<Term>> {
             let (slope, offset) = linear(l, &xs[0])?;
             let coef = l.add(Expr::Math(model::MathFn::Exp, vec![offset]), span);
             let rate = l.add(Expr::Unary(UnaryOp::Neg, slope), span);
-            Some(vec![Term { coef, power: 0, rate }])
+            Some(vec![Term {
+                coef,
+                power: 0,
+                rate,
+            }])
         }
         _ => None,
     }
@@ -253,27 +273,45 @@ fn linear(l: &mut Lowerer, e: &model::Expr) -> Option<(Handle<Expr>, Handle<Expr
         return Some((zero, l.expr(e)));
     }
     match &e.kind {
-        ExprKind::Builtin(Builtin::Time) => Some((l.ir.real_const(1.0, span), l.ir.real_const(0.0, span))),
+        ExprKind::Builtin(Builtin::Time) => {
+            Some((l.ir.real_const(1.0, span), l.ir.real_const(0.0, span)))
+        }
         ExprKind::Unary(model::UnaryOp::Neg, x) => {
             let (s, o) = linear(l, x)?;
-            Some((l.add(Expr::Unary(UnaryOp::Neg, s), span), l.add(Expr::Unary(UnaryOp::Neg, o), span)))
+            Some((
+                l.add(Expr::Unary(UnaryOp::Neg, s), span),
+                l.add(Expr::Unary(UnaryOp::Neg, o), span),
+            ))
         }
         ExprKind::Binary(op @ (model::BinaryOp::Add | model::BinaryOp::Sub), a, b) => {
             let (sa, oa) = linear(l, a)?;
             let (sb, ob) = linear(l, b)?;
-            let op = if *op == model::BinaryOp::Add { BinaryOp::Add } else { BinaryOp::Sub };
-            Some((l.add(Expr::Binary(op, sa, sb), span), l.add(Expr::Binary(op, oa, ob), span)))
+            let op = if *op == model::BinaryOp::Add {
+                BinaryOp::Add
+            } else {
+                BinaryOp::Sub
+            };
+            Some((
+                l.add(Expr::Binary(op, sa, sb), span),
+                l.add(Expr::Binary(op, oa, ob), span),
+            ))
         }
         ExprKind::Binary(model::BinaryOp::Mul, a, b) if !has_time(a) || !has_time(b) => {
             let (free, lin) = if has_time(a) { (b, a) } else { (a, b) };
             let c = l.expr(free);
             let (s, o) = linear(l, lin)?;
-            Some((l.add(Expr::Binary(BinaryOp::Mul, c, s), span), l.add(Expr::Binary(BinaryOp::Mul, c, o), span)))
+            Some((
+                l.add(Expr::Binary(BinaryOp::Mul, c, s), span),
+                l.add(Expr::Binary(BinaryOp::Mul, c, o), span),
+            ))
         }
         ExprKind::Binary(model::BinaryOp::Div, a, b) if !has_time(b) => {
             let c = l.expr(b);
             let (s, o) = linear(l, a)?;
-            Some((l.add(Expr::Binary(BinaryOp::Div, s, c), span), l.add(Expr::Binary(BinaryOp::Div, o, c), span)))
+            Some((
+                l.add(Expr::Binary(BinaryOp::Div, s, c), span),
+                l.add(Expr::Binary(BinaryOp::Div, o, c), span),
+            ))
         }
         _ => None,
     }

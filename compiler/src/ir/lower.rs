@@ -17,7 +17,7 @@
 //! ```
 
 use super::*;
-use crate::diagnostics::{catalog, Diagnostic};
+use crate::diagnostics::{Diagnostic, catalog};
 use crate::model::{self, AssignOp, Builtin, ExprKind, NeuronModel, RefractoryPeriod, Var};
 use std::collections::HashMap;
 
@@ -53,9 +53,15 @@ impl PopulationSpec {
         let params = model
             .params
             .iter()
-            .map(|p| match p.value.as_ref().and_then(|v| crate::check::eval_constant(v, &[])) {
-                Some(v) => ParamSpec::Constant(v),
-                None => ParamSpec::PerNeuron,
+            .map(|p| {
+                match p
+                    .value
+                    .as_ref()
+                    .and_then(|v| crate::check::eval_constant(v, &[]))
+                {
+                    Some(v) => ParamSpec::Constant(v),
+                    None => ParamSpec::PerNeuron,
+                }
             })
             .collect();
         PopulationSpec {
@@ -92,20 +98,29 @@ pub(super) struct Lowerer<'m> {
 
 impl<'m> Lowerer<'m> {
     fn new(model: &'m NeuronModel, spec: &'m PopulationSpec) -> Lowerer<'m> {
-        let var = |name: &str, dim: crate::units::Dim, unit: &Option<model::DisplayUnit>| Variable {
-            name: name.to_string(),
-            unit: unit.as_ref().map(|u| u.text.clone()).unwrap_or_else(|| {
-                if dim.is_dimensionless() { "1".into() } else { dim.internal_unit_name() }
-            }),
-            unit_factor: unit.as_ref().map(|u| u.internal_factor).unwrap_or(1.0),
-        };
+        let var =
+            |name: &str, dim: crate::units::Dim, unit: &Option<model::DisplayUnit>| Variable {
+                name: name.to_string(),
+                unit: unit.as_ref().map(|u| u.text.clone()).unwrap_or_else(|| {
+                    if dim.is_dimensionless() {
+                        "1".into()
+                    } else {
+                        dim.internal_unit_name()
+                    }
+                }),
+                unit_factor: unit.as_ref().map(|u| u.internal_factor).unwrap_or(1.0),
+            };
         let solver_src = spec.solver.as_ref().or(model.solver.as_ref());
         let ir = NeuronIr {
             model: model.name.clone(),
             population: spec.name.clone(),
             precision: spec.precision,
             dt: spec.dt,
-            states: model.states.iter().map(|s| var(&s.name, s.dim, &s.unit)).collect(),
+            states: model
+                .states
+                .iter()
+                .map(|s| var(&s.name, s.dim, &s.unit))
+                .collect(),
             params: model
                 .params
                 .iter()
@@ -185,7 +200,10 @@ impl<'m> Lowerer<'m> {
                 if !noise_is_linear(&ode.rhs) {
                     return Err(catalog::noise_nonlinear(ode.span));
                 }
-                let diffusion = self.add(Expr::Binary(BinaryOp::Sub, with_unit_noise, drift), ode.span);
+                let diffusion = self.add(
+                    Expr::Binary(BinaryOp::Sub, with_unit_noise, drift),
+                    ode.span,
+                );
                 let _ = with_double_noise;
                 (drift, Some((drift, diffusion)))
             } else {
@@ -209,7 +227,11 @@ impl<'m> Lowerer<'m> {
             self.ir.observables.push((
                 Variable {
                     name: a.name.clone(),
-                    unit: if dim.is_dimensionless() { "1".into() } else { dim.internal_unit_name() },
+                    unit: if dim.is_dimensionless() {
+                        "1".into()
+                    } else {
+                        dim.internal_unit_name()
+                    },
                     unit_factor: 1.0,
                 },
                 h,
@@ -219,7 +241,11 @@ impl<'m> Lowerer<'m> {
         // The step kernel.
         let mut step = Vec::new();
         let refractory_flag = self.refractory_prologue(&mut step, span);
-        let clamp: Vec<u32> = model.refractory.as_ref().map(|r| r.clamp.clone()).unwrap_or_default();
+        let clamp: Vec<u32> = model
+            .refractory
+            .as_ref()
+            .map(|r| r.clamp.clone())
+            .unwrap_or_default();
         let mut saved = Vec::new();
         if refractory_flag.is_some() {
             for &k in &clamp {
@@ -236,10 +262,14 @@ impl<'m> Lowerer<'m> {
                 let v = self.add(Expr::Load(Place::Local(*local)), span);
                 restore.push(Stmt::Store(Place::State(*k), v));
             }
-            if let Some(RefractoryPeriod::Duration(_)) = model.refractory.as_ref().map(|r| &r.period) {
+            if let Some(RefractoryPeriod::Duration(_)) =
+                model.refractory.as_ref().map(|r| &r.period)
+            {
                 let counter = self.ir.add(Expr::Load(Place::Refractory), Type::I32, span);
                 let one = self.ir.add(Expr::Int(1), Type::I32, span);
-                let dec = self.ir.add(Expr::Binary(BinaryOp::Sub, counter, one), Type::I32, span);
+                let dec = self
+                    .ir
+                    .add(Expr::Binary(BinaryOp::Sub, counter, one), Type::I32, span);
                 restore.push(Stmt::Store(Place::Refractory, dec));
             }
             if !restore.is_empty() {
@@ -250,8 +280,14 @@ impl<'m> Lowerer<'m> {
             let condition = self.expr(&rule.condition);
             let allowed = match refractory_flag {
                 Some(flag) => {
-                    let not = self.ir.add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
-                    self.ir.add(Expr::Binary(BinaryOp::And, not, condition), Type::Bool, span)
+                    let not = self
+                        .ir
+                        .add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
+                    self.ir.add(
+                        Expr::Binary(BinaryOp::And, not, condition),
+                        Type::Bool,
+                        span,
+                    )
                 }
                 None => condition,
             };
@@ -289,13 +325,24 @@ impl<'m> Lowerer<'m> {
         if let RefractoryPeriod::When(cond) = &r.period {
             // Refractory from a spike until the condition stops holding.
             let holds = self.expr(cond);
-            let released = self.ir.add(Expr::Unary(UnaryOp::Not, holds), Type::Bool, span);
-            step.push(Stmt::If(released, Block(vec![Stmt::Store(Place::Refractory, zero)]), Block::default()));
+            let released = self
+                .ir
+                .add(Expr::Unary(UnaryOp::Not, holds), Type::Bool, span);
+            step.push(Stmt::If(
+                released,
+                Block(vec![Stmt::Store(Place::Refractory, zero)]),
+                Block::default(),
+            ));
         }
-        let flag = self.ir.add(Expr::Binary(BinaryOp::Gt, counter, zero), Type::Bool, span);
+        let flag = self
+            .ir
+            .add(Expr::Binary(BinaryOp::Gt, counter, zero), Type::Bool, span);
         let local = self.ir.new_local(Type::Bool);
         step.push(Stmt::Store(Place::Local(local), flag));
-        Some(self.ir.add(Expr::Load(Place::Local(local)), Type::Bool, span))
+        Some(
+            self.ir
+                .add(Expr::Load(Place::Local(local)), Type::Bool, span),
+        )
     }
 
     pub(super) fn add(&mut self, e: Expr, span: Span) -> Handle<Expr> {
@@ -337,13 +384,24 @@ impl<'m> Lowerer<'m> {
                 ..
             } => {
                 let c = self.expr(condition);
-                Stmt::If(c, Block(self.stmts(then_body, span)), Block(self.stmts(else_body, span)))
+                Stmt::If(
+                    c,
+                    Block(self.stmts(then_body, span)),
+                    Block(self.stmts(else_body, span)),
+                )
             }
-            model::Stmt::Assign { target, op, value, span } => {
+            model::Stmt::Assign {
+                target,
+                op,
+                value,
+                span,
+            } => {
                 let place = match target {
                     Var::State(k) => Place::State(*k),
                     Var::Local(k) => Place::Local(self.locals[k]),
-                    other => unreachable!("checker allows assignments to state only, not {other:?}"),
+                    other => {
+                        unreachable!("checker allows assignments to state only, not {other:?}")
+                    }
                 };
                 let v = self.expr(value);
                 let current = self.add(Expr::Load(place), *span);
@@ -377,7 +435,10 @@ impl<'m> Lowerer<'m> {
                 Var::Alias(k) => return self.alias(*k),
                 Var::Local(k) => {
                     let local = self.locals[k];
-                    (Expr::Load(Place::Local(local)), self.ir.local_types[local as usize])
+                    (
+                        Expr::Load(Place::Local(local)),
+                        self.ir.local_types[local as usize],
+                    )
                 }
                 other => unreachable!("not a neuron variable: {other:?}"),
             },

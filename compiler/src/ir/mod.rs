@@ -509,7 +509,10 @@ pub struct Verified {
 impl Verified {
     /// The binding index of a place.
     pub fn binding(&self, place: Place) -> Option<usize> {
-        self.bindings.iter().find(|(p, _)| *p == place).map(|(_, b)| *b)
+        self.bindings
+            .iter()
+            .find(|(p, _)| *p == place)
+            .map(|(_, b)| *b)
     }
 }
 
@@ -534,13 +537,20 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
     let check_place = |p: &Place| -> Result<(), IrError> {
         let ok = match *p {
             Place::State(k) => (k as usize) < ir.states.len(),
-            Place::Param(k) => ir.params.get(k as usize).is_some_and(|x| x.storage == ParamStorage::PerNeuron),
+            Place::Param(k) => ir
+                .params
+                .get(k as usize)
+                .is_some_and(|x| x.storage == ParamStorage::PerNeuron),
             Place::Derived(k) => (k as usize) < ir.derived.len(),
             Place::Input(k) => (k as usize) < ir.inputs.len(),
             Place::Local(k) => k < ir.locals,
             Place::Refractory => ir.refractory,
         };
-        if ok { Ok(()) } else { Err(IrError(format!("place {p:?} out of range"))) }
+        if ok {
+            Ok(())
+        } else {
+            Err(IrError(format!("place {p:?} out of range")))
+        }
     };
     for h in ir.exprs.handles() {
         let operands: Vec<Handle<Expr>> = match ir.exprs.get(h) {
@@ -560,7 +570,11 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
             }
         }
     }
-    fn walk(b: &Block, in_derive: bool, f: &dyn Fn(&Place) -> Result<(), IrError>) -> Result<(), IrError> {
+    fn walk(
+        b: &Block,
+        in_derive: bool,
+        f: &dyn Fn(&Place) -> Result<(), IrError>,
+    ) -> Result<(), IrError> {
         for s in &b.0 {
             match s {
                 Stmt::Store(p, _) => f(p)?,
@@ -569,7 +583,9 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
                     walk(b2, in_derive, f)?;
                 }
                 Stmt::While { body, .. } => walk(body, in_derive, f)?,
-                Stmt::Integrate => return Err(IrError("integration placeholder left in a kernel".into())),
+                Stmt::Integrate => {
+                    return Err(IrError("integration placeholder left in a kernel".into()));
+                }
                 Stmt::Propagator { phi, integral, .. } => {
                     if !in_derive {
                         return Err(IrError("propagator outside `derive`".into()));
@@ -586,7 +602,12 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
     walk(&ir.derive, true, &check_place)?;
     walk(&ir.init, false, &check_place)?;
     walk(&ir.step, false, &check_place)?;
-    let bindings = ir.columns().iter().enumerate().map(|(i, c)| (c.place, i)).collect();
+    let bindings = ir
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.place, i))
+        .collect();
     Ok(Verified { bindings })
 }
 
@@ -600,8 +621,11 @@ pub fn compile_neuron(
     crate::solvers::integrate(&mut ir)?;
     optimize(&mut ir);
     let verified = verify(&ir).map_err(|e| {
-        crate::diagnostics::Diagnostic::error("nml::internal", format!("{e} (this is a bug in nmlc)"))
-            .at(model.span, "while compiling this model")
+        crate::diagnostics::Diagnostic::error(
+            "nml::internal",
+            format!("{e} (this is a bug in nmlc)"),
+        )
+        .at(model.span, "while compiling this model")
     })?;
     Ok((ir, verified))
 }

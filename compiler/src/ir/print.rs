@@ -22,7 +22,11 @@ pub fn print(ir: &NeuronIr) -> String {
         }
     }
     let printer = Printer { ir };
-    for (name, block) in [("derive", &ir.derive), ("init", &ir.init), ("step", &ir.step)] {
+    for (name, block) in [
+        ("derive", &ir.derive),
+        ("init", &ir.init),
+        ("step", &ir.step),
+    ] {
         let _ = writeln!(out, "{name}:");
         printer.block(block, 1, &mut out);
     }
@@ -30,7 +34,13 @@ pub fn print(ir: &NeuronIr) -> String {
         let targets: Vec<String> = s
             .targets
             .iter()
-            .map(|(k, f)| format!("{} += w * {}", ir.states[*k as usize].name, printer.expr(*f)))
+            .map(|(k, f)| {
+                format!(
+                    "{} += w * {}",
+                    ir.states[*k as usize].name,
+                    printer.expr(*f)
+                )
+            })
             .collect();
         let _ = writeln!(out, "on spike at {}: {}", s.name, targets.join("; "));
     }
@@ -38,7 +48,12 @@ pub fn print(ir: &NeuronIr) -> String {
         let _ = writeln!(out, "observable {} = {}", v.name, printer.expr(*h));
     }
     for ode in &ir.odes {
-        let _ = writeln!(out, "ode {}' = {}", ir.states[ode.state as usize].name, printer.expr(ode.rhs));
+        let _ = writeln!(
+            out,
+            "ode {}' = {}",
+            ir.states[ode.state as usize].name,
+            printer.expr(ode.rhs)
+        );
     }
     out
 }
@@ -80,7 +95,11 @@ impl Printer<'_> {
                     body,
                     max_iterations,
                 } => {
-                    let _ = writeln!(out, "{pad}while {} (at most {max_iterations}) {{", self.expr(*condition));
+                    let _ = writeln!(
+                        out,
+                        "{pad}while {} (at most {max_iterations}) {{",
+                        self.expr(*condition)
+                    );
                     self.block(body, depth + 1, out);
                     let _ = writeln!(out, "{pad}}}");
                 }
@@ -90,14 +109,26 @@ impl Printer<'_> {
                 Stmt::Integrate => {
                     let _ = writeln!(out, "{pad}integrate");
                 }
-                Stmt::Propagator { n, a, phi, integral } => {
+                Stmt::Propagator {
+                    n,
+                    a,
+                    phi,
+                    integral,
+                } => {
                     let entries: Vec<String> = a.iter().map(|h| self.expr(*h)).collect();
                     let _ = writeln!(
                         out,
                         "{pad}propagator n={n} A=[{}] -> phi [{}], integral [{}]",
                         entries.join(", "),
-                        phi.iter().map(|p| self.place(*p)).collect::<Vec<_>>().join(", "),
-                        integral.iter().map(|p| self.place(*p)).collect::<Vec<_>>().join(", ")
+                        phi.iter()
+                            .map(|p| self.place(*p))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        integral
+                            .iter()
+                            .map(|p| self.place(*p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
             }
@@ -138,8 +169,20 @@ impl Printer<'_> {
                 let args: Vec<String> = xs.iter().map(|x| self.expr(*x)).collect();
                 format!("{}({})", format!("{m:?}").to_lowercase(), args.join(", "))
             }
-            Expr::Select(c, a, b) => format!("select({}, {}, {})", self.expr(*c), self.expr(*a), self.expr(*b)),
-            Expr::Random(r, k) => format!("{}#{k}", if *r == RandomFn::Uniform { "rand" } else { "randn" }),
+            Expr::Select(c, a, b) => format!(
+                "select({}, {}, {})",
+                self.expr(*c),
+                self.expr(*a),
+                self.expr(*b)
+            ),
+            Expr::Random(r, k) => format!(
+                "{}#{k}",
+                if *r == RandomFn::Uniform {
+                    "rand"
+                } else {
+                    "randn"
+                }
+            ),
             Expr::RoundToInt(x) => format!("round_to_int({})", self.expr(*x)),
         }
     }

@@ -14,7 +14,11 @@ pub enum Key {
 }
 
 /// Rebuilds `h` with the replacements in `map` (new nodes are appended).
-pub fn substitute(ir: &mut NeuronIr, h: Handle<Expr>, map: &HashMap<Key, Handle<Expr>>) -> Handle<Expr> {
+pub fn substitute(
+    ir: &mut NeuronIr,
+    h: Handle<Expr>,
+    map: &HashMap<Key, Handle<Expr>>,
+) -> Handle<Expr> {
     let mut memo = HashMap::new();
     subst(ir, h, map, &mut memo)
 }
@@ -36,18 +40,34 @@ fn subst(
         Expr::Time => map.get(&Key::Time).copied().unwrap_or(h),
         Expr::Unary(op, x) => {
             let y = subst(ir, x, map, memo);
-            if y == x { h } else { ir.add(Expr::Unary(op, y), ty, span) }
+            if y == x {
+                h
+            } else {
+                ir.add(Expr::Unary(op, y), ty, span)
+            }
         }
         Expr::RoundToInt(x) => {
             let y = subst(ir, x, map, memo);
-            if y == x { h } else { ir.add(Expr::RoundToInt(y), ty, span) }
+            if y == x {
+                h
+            } else {
+                ir.add(Expr::RoundToInt(y), ty, span)
+            }
         }
         Expr::Binary(op, a, b) => {
             let (a2, b2) = (subst(ir, a, map, memo), subst(ir, b, map, memo));
-            if a2 == a && b2 == b { h } else { ir.add(Expr::Binary(op, a2, b2), ty, span) }
+            if a2 == a && b2 == b {
+                h
+            } else {
+                ir.add(Expr::Binary(op, a2, b2), ty, span)
+            }
         }
         Expr::Select(c, a, b) => {
-            let (c2, a2, b2) = (subst(ir, c, map, memo), subst(ir, a, map, memo), subst(ir, b, map, memo));
+            let (c2, a2, b2) = (
+                subst(ir, c, map, memo),
+                subst(ir, a, map, memo),
+                subst(ir, b, map, memo),
+            );
             if c2 == c && a2 == a && b2 == b {
                 h
             } else {
@@ -56,7 +76,11 @@ fn subst(
         }
         Expr::Math(m, xs) => {
             let ys: Vec<Handle<Expr>> = xs.iter().map(|x| subst(ir, *x, map, memo)).collect();
-            if ys == xs { h } else { ir.add(Expr::Math(m, ys), ty, span) }
+            if ys == xs {
+                h
+            } else {
+                ir.add(Expr::Math(m, ys), ty, span)
+            }
         }
         _ => h,
     };
@@ -70,7 +94,13 @@ pub fn depends_on(ir: &NeuronIr, h: Handle<Expr>, places: &[Place], time: bool) 
     dep(ir, h, places, time, &mut memo)
 }
 
-fn dep(ir: &NeuronIr, h: Handle<Expr>, places: &[Place], time: bool, memo: &mut HashMap<usize, bool>) -> bool {
+fn dep(
+    ir: &NeuronIr,
+    h: Handle<Expr>,
+    places: &[Place],
+    time: bool,
+    memo: &mut HashMap<usize, bool>,
+) -> bool {
     if let Some(v) = memo.get(&h.index()) {
         return *v;
     }
@@ -80,7 +110,9 @@ fn dep(ir: &NeuronIr, h: Handle<Expr>, places: &[Place], time: bool, memo: &mut 
         Expr::Unary(_, x) | Expr::RoundToInt(x) => dep(ir, *x, places, time, memo),
         Expr::Binary(_, a, b) => dep(ir, *a, places, time, memo) || dep(ir, *b, places, time, memo),
         Expr::Select(c, a, b) => {
-            dep(ir, *c, places, time, memo) || dep(ir, *a, places, time, memo) || dep(ir, *b, places, time, memo)
+            dep(ir, *c, places, time, memo)
+                || dep(ir, *a, places, time, memo)
+                || dep(ir, *b, places, time, memo)
         }
         Expr::Math(_, xs) => xs.iter().any(|x| dep(ir, *x, places, time, memo)),
         _ => false,
@@ -101,14 +133,13 @@ pub fn is_random(ir: &NeuronIr, h: Handle<Expr>) -> bool {
     }
 }
 
+/// Coefficients (one per variable, `None` if absent) and the rest.
+pub type LinearParts = (Vec<Option<Handle<Expr>>>, Handle<Expr>);
+
 /// Splits `h = Σ coef_k · x_k + rest` over the places `vars`, where no
 /// `coef_k` and not `rest` reads any of `vars`. Returns `None` if `h` is not
 /// linear in them. Coefficients of absent variables are `None`.
-pub fn linear_split(
-    ir: &mut NeuronIr,
-    h: Handle<Expr>,
-    vars: &[Place],
-) -> Option<(Vec<Option<Handle<Expr>>>, Handle<Expr>)> {
+pub fn linear_split(ir: &mut NeuronIr, h: Handle<Expr>, vars: &[Place]) -> Option<LinearParts> {
     if !depends_on(ir, h, vars, false) {
         return Some((vec![None; vars.len()], h));
     }
@@ -124,7 +155,10 @@ pub fn linear_split(
         }
         Expr::Unary(UnaryOp::Neg, x) => {
             let (c, r) = linear_split(ir, x, vars)?;
-            let c = c.into_iter().map(|c| c.map(|c| ir.add(Expr::Unary(UnaryOp::Neg, c), real, span))).collect();
+            let c = c
+                .into_iter()
+                .map(|c| c.map(|c| ir.add(Expr::Unary(UnaryOp::Neg, c), real, span)))
+                .collect();
             let r = ir.add(Expr::Unary(UnaryOp::Neg, r), real, span);
             Some((c, r))
         }

@@ -13,7 +13,10 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
         let x = ir.add(Expr::Load(Place::State(ode.state)), real, span);
         let dt = ir.add(Expr::Dt, real, span);
         let inc = ir.add(Expr::Binary(BinaryOp::Mul, dt, ode.rhs), real, span);
-        new_values.push((ode.state, ir.add(Expr::Binary(BinaryOp::Add, x, inc), real, span)));
+        new_values.push((
+            ode.state,
+            ir.add(Expr::Binary(BinaryOp::Add, x, inc), real, span),
+        ));
     }
     let mut out = Vec::new();
     commit(ir, new_values, &mut out);

@@ -21,7 +21,8 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
     let mut a = Vec::with_capacity(n * n);
     let mut forcing = Vec::with_capacity(n);
     for ode in &odes {
-        let (coefs, rest) = linear_split(ir, ode.rhs, &vars).expect("the solver choice checked linearity");
+        let (coefs, rest) =
+            linear_split(ir, ode.rhs, &vars).expect("the solver choice checked linearity");
         for c in coefs {
             a.push(c.unwrap_or_else(|| ir.real_const(0.0, span)));
         }
@@ -41,7 +42,10 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
             let mut gamma_places = Vec::new();
             let mut phi = Vec::new();
             let mut gamma = Vec::new();
-            for (places, handles, what) in [(&mut phi_places, &mut phi, "phi"), (&mut gamma_places, &mut gamma, "gamma")] {
+            for (places, handles, what) in [
+                (&mut phi_places, &mut phi, "phi"),
+                (&mut gamma_places, &mut gamma, "gamma"),
+            ] {
                 for i in 0..n {
                     for j in 0..n {
                         let k = ir.derived.len() as u32;

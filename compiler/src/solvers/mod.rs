@@ -28,7 +28,7 @@ use crate::diagnostics::Diagnostic;
 use crate::ir::*;
 use analysis::linear_split;
 
-pub use analysis::{const_eval, depends_on, substitute, Key};
+pub use analysis::{Key, const_eval, depends_on, substitute};
 
 /// Integrates the ODEs of `ir` with the model's (or network's) solver or
 /// the automatic choice, and records the choice and its reason.
@@ -90,7 +90,9 @@ fn is_linear(ir: &mut NeuronIr) -> Result<(), String> {
             return Err(format!("the equation of `{name}` depends on `t`"));
         }
         let Some((coefs, _)) = linear_split(ir, ode.rhs, &vars) else {
-            return Err(format!("the equation of `{name}` is not linear in the state"));
+            return Err(format!(
+                "the equation of `{name}` is not linear in the state"
+            ));
         };
         let mut varying = Vec::new();
         for s in 0..ir.states.len() as u32 {
@@ -101,7 +103,9 @@ fn is_linear(ir: &mut NeuronIr) -> Result<(), String> {
         }
         for c in coefs.into_iter().flatten() {
             if depends_on(ir, c, &varying, true) {
-                return Err(format!("a coefficient in the equation of `{name}` is not constant"));
+                return Err(format!(
+                    "a coefficient in the equation of `{name}` is not constant"
+                ));
             }
         }
     }
@@ -114,13 +118,18 @@ fn is_conditionally_linear(ir: &mut NeuronIr) -> Result<(), String> {
     for ode in &odes {
         let name = ir.states[ode.state as usize].name.clone();
         if linear_split(ir, ode.rhs, &[Place::State(ode.state)]).is_none() {
-            return Err(format!("the equation of `{name}` is not linear in `{name}`"));
+            return Err(format!(
+                "the equation of `{name}` is not linear in `{name}`"
+            ));
         }
     }
     Ok(())
 }
 
-fn choose(ir: &mut NeuronIr, requested: Option<SolverKind>) -> Result<(SolverKind, String), Diagnostic> {
+fn choose(
+    ir: &mut NeuronIr,
+    requested: Option<SolverKind>,
+) -> Result<(SolverKind, String), Diagnostic> {
     let model_span = ir.exprs.handles().next().map(|h| ir.exprs.span(h));
     let fail = |what: String| -> Diagnostic {
         let d = Diagnostic::error("nml::solver_not_applicable", what);
@@ -130,7 +139,10 @@ fn choose(ir: &mut NeuronIr, requested: Option<SolverKind>) -> Result<(SolverKin
         }
     };
     if ir.odes.is_empty() {
-        return Ok((requested.unwrap_or(SolverKind::Euler), "the model has no differential equations".into()));
+        return Ok((
+            requested.unwrap_or(SolverKind::Euler),
+            "the model has no differential equations".into(),
+        ));
     }
     if let Some(kind) = requested {
         if stochastic(ir) && kind != SolverKind::EulerMaruyama {
@@ -162,7 +174,8 @@ fn choose(ir: &mut NeuronIr, requested: Option<SolverKind>) -> Result<(SolverKin
     match is_linear(ir) {
         Ok(()) => Ok((
             SolverKind::Exact,
-            "the equations are linear with constant coefficients: exact propagator expm(A·dt)".into(),
+            "the equations are linear with constant coefficients: exact propagator expm(A·dt)"
+                .into(),
         )),
         Err(why_not_linear) => match is_conditionally_linear(ir) {
             Ok(()) => Ok((
@@ -197,7 +210,9 @@ fn commit(ir: &mut NeuronIr, new_values: Vec<(u32, Handle<Expr>)>, out: &mut Vec
         locals.push((state, l));
     }
     for (state, l) in locals {
-        let span = ir.exprs.span(ir.exprs.handles().last().expect("non-empty arena"));
+        let span = ir
+            .exprs
+            .span(ir.exprs.handles().last().expect("non-empty arena"));
         let v = ir.add(Expr::Load(Place::Local(l)), real, span);
         out.push(Stmt::Store(Place::State(state), v));
     }

@@ -2,7 +2,7 @@
 //! method (`rk2`) and the classic fourth-order method (`rk4`). Stage values
 //! and slopes live in kernel locals; time-dependent terms see the stage time.
 
-use super::analysis::{substitute, Key};
+use super::analysis::{Key, substitute};
 use super::commit;
 use crate::ir::*;
 use std::collections::HashMap;
@@ -99,7 +99,14 @@ pub(super) fn stages(
 }
 
 /// `x + h Σ b_s k_s` for equation `i`.
-pub(super) fn combine(ir: &mut NeuronIr, state: u32, i: usize, k: &[Vec<u32>], b: &[f64], h: Handle<Expr>) -> Handle<Expr> {
+pub(super) fn combine(
+    ir: &mut NeuronIr,
+    state: u32,
+    i: usize,
+    k: &[Vec<u32>],
+    b: &[f64],
+    h: Handle<Expr>,
+) -> Handle<Expr> {
     let real = ir.real();
     let span = ir.exprs.span(h);
     let x = ir.add(Expr::Load(Place::State(state)), real, span);

@@ -3,7 +3,7 @@
 use crate::abi::{ColumnData, StepContext};
 use crate::ir::interp::Interpreter;
 use crate::ir::lower::PopulationSpec;
-use crate::ir::{compile_neuron, Place};
+use crate::ir::{Place, compile_neuron};
 use crate::loader::DiskReader;
 use crate::model::SolverKind;
 
@@ -21,7 +21,11 @@ fn final_value(source: &str, solver: Option<SolverKind>, dt: f64, duration: f64)
         span: model.span,
     });
     let (ir, info) = compile_neuron(model, &spec).expect("compiles");
-    let mut cols: Vec<ColumnData> = ir.columns().iter().map(|col| ColumnData::zeros(col.ty, 1)).collect();
+    let mut cols: Vec<ColumnData> = ir
+        .columns()
+        .iter()
+        .map(|col| ColumnData::zeros(col.ty, 1))
+        .collect();
     let interp = Interpreter::new(&ir, &info);
     let mut ctx = StepContext {
         t: 0.0,
@@ -55,8 +59,10 @@ fn logistic_exact(t: f64) -> f64 {
 
 #[test]
 fn euler_converges_at_first_order() {
-    let e1 = (final_value(LOGISTIC, Some(SolverKind::Euler), 0.1, 10.0) - logistic_exact(10.0)).abs();
-    let e2 = (final_value(LOGISTIC, Some(SolverKind::Euler), 0.05, 10.0) - logistic_exact(10.0)).abs();
+    let e1 =
+        (final_value(LOGISTIC, Some(SolverKind::Euler), 0.1, 10.0) - logistic_exact(10.0)).abs();
+    let e2 =
+        (final_value(LOGISTIC, Some(SolverKind::Euler), 0.05, 10.0) - logistic_exact(10.0)).abs();
     let order = (e1 / e2).log2();
     // First order: halving dt halves the error (to within 10 %).
     assert!((order - 1.0).abs() < 0.1, "observed order {order}");
@@ -77,7 +83,10 @@ fn rk4_converges_at_fourth_order() {
     let order = (e1 / e2).log2();
     // Fourth order: halving dt divides the error by 16 (order within 0.3;
     // at these step sizes the error is far above rounding).
-    assert!((order - 4.0).abs() < 0.3, "observed order {order}, errors {e1} {e2}");
+    assert!(
+        (order - 4.0).abs() < 0.3,
+        "observed order {order}, errors {e1} {e2}"
+    );
 }
 
 #[test]
@@ -93,7 +102,8 @@ fn rk45_meets_its_tolerance() {
 fn logistic_is_nonlinear_so_rk45_is_chosen() {
     let c = crate::compile_text("t.nml", LOGISTIC, None, &DiskReader);
     let model = &c.program.neurons[0];
-    let (ir, _) = compile_neuron(model, &PopulationSpec::defaults(model, "P", 0.1)).expect("compiles");
+    let (ir, _) =
+        compile_neuron(model, &PopulationSpec::defaults(model, "P", 0.1)).expect("compiles");
     assert_eq!(ir.solver.kind, SolverKind::Rk45, "{}", ir.solver.reason);
 }
 
@@ -114,7 +124,8 @@ fn exact_solver_integrates_coupled_linear_systems_exactly() {
     assert!(((v - exact) / exact).abs() < 1e-12, "{v} vs {exact}");
     let c = crate::compile_text("t.nml", ALPHA, None, &DiskReader);
     let model = &c.program.neurons[0];
-    let (ir, _) = compile_neuron(model, &PopulationSpec::defaults(model, "P", 0.1)).expect("compiles");
+    let (ir, _) =
+        compile_neuron(model, &PopulationSpec::defaults(model, "P", 0.1)).expect("compiles");
     assert_eq!(ir.solver.kind, SolverKind::Exact);
 }
 

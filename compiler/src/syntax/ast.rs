@@ -82,6 +82,8 @@ pub struct Param {
     pub name: Ident,
     /// Its unit; `None` means dimensionless.
     pub unit: Option<UnitExpr>,
+    /// The `///` comment in front of it or behind it on the same line.
+    pub doc: Option<String>,
 }
 
 /// Whether a model is a neuron or a synapse.

@@ -205,7 +205,7 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::file => "`neuron`, `synapse`, `network`, `function` or `import`",
         Rule::ident | Rule::any_ident | Rule::name => "a name",
         Rule::number | Rule::quantity | Rule::signed_number => "a number",
-        Rule::string | Rule::string_inner => "a quoted file name",
+        Rule::string | Rule::string_inner => return None,
         Rule::expr
         | Rule::paren
         | Rule::if_expr
@@ -328,7 +328,50 @@ fn syntax_error(
         }
     }
     let span = Span::new(file, pos, found_end.max(pos));
+    if pos >= text.len() {
+        let open = unclosed_brace(text);
+        if let Some(open) = open {
+            return catalog::unclosed_block(span, Span::new(file, open, open + 1));
+        }
+    }
     catalog::syntax(span, &expected, found.as_deref())
+}
+
+/// The position of the last `{` left open at the end of the text (comments
+/// and strings skipped), if any.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => open.push(i),
+            b'}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.pop()
 }
 
 /// The end of the token starting at `pos`: a word, a number or one character.
@@ -507,10 +550,12 @@ impl<'t> Builder<'t> {
     }
 
     fn param(&mut self, pair: Pair<'_, Rule>) -> Param {
+        let span = self.span(&pair);
+        let doc = self.doc_comment(span.start as usize, span.end as usize);
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("grammar: param name"));
         let unit = inner.next().map(|u| self.unit_expr(u));
-        Param { name, unit }
+        Param { name, unit, doc }
     }
 
     fn model(&mut self, pair: Pair<'_, Rule>, kind: ModelKind) -> Model {

@@ -393,6 +393,18 @@ fn snap(x: f64) -> f64 {
     format!("{x:.14e}").parse().unwrap_or(x)
 }
 
+/// A dimension written the way a neuroscientist would write a unit of it:
+/// `mV`, `mV/ms`, `nS`, `pA/ms`, falling back to SI base units for
+/// dimensions without such a form.
+pub fn unit_text(dim: Dim) -> String {
+    let internal = dim.internal_unit_name();
+    if internal.contains("kg") || internal.contains("amol") {
+        dim.to_string()
+    } else {
+        internal
+    }
+}
+
 /// A name for the dimension suitable for a sentence:
 /// "a voltage (V)", "a quantity in A/s", "a dimensionless number".
 pub fn describe(dim: Dim) -> String {
@@ -404,9 +416,9 @@ pub fn describe(dim: Dim) -> String {
             } else {
                 "a"
             };
-            format!("{article} {name} ({dim})")
+            format!("{article} {name} ({})", unit_text(dim))
         }
-        None => format!("a quantity in {dim}"),
+        None => format!("a quantity in {}", unit_text(dim)),
     }
 }
 

@@ -63,7 +63,8 @@ fn dimensions_print_in_si() {
         Dim::TIME.recip().sqrt().map(|d| d.to_string()).as_deref(),
         Some("s^(-1/2)")
     );
-    assert_eq!(describe(Dim::VOLTAGE), "a voltage (V)");
+    assert_eq!(describe(Dim::VOLTAGE), "a voltage (mV)");
+    assert_eq!(unit_text(Dim::VOLTAGE.div(Dim::TIME)), "mV/ms");
     assert_eq!(Dim::VOLTAGE.internal_unit_name(), "mV");
     assert_eq!(Dim::CURRENT.div(Dim::TIME).internal_unit_name(), "pA/ms");
 }
