@@ -172,6 +172,7 @@ pub fn wrong_model_kind(span: Span, name: &str, expected: &str, found: &str) -> 
         format!("`{name}` is a {found}, but a {expected} is needed here"),
     )
     .at(span, format!("expected a {expected}"))
+    .help(format!("populations are made of neurons and projections use synapses; use a {expected} model here"))
 }
 
 /// Models that extend each other in a circle.
@@ -181,6 +182,7 @@ pub fn extends_cycle(span: Span, chain: &[String]) -> Diagnostic {
         format!("models extend each other in a cycle: {}", chain.join(" → ")),
     )
     .at(span, "this `extends` closes the cycle")
+    .help("a model can extend another only if that one does not, directly or through others, extend it back")
 }
 
 /// Functions that call each other (functions are inlined, so they cannot recurse).
@@ -229,6 +231,13 @@ pub fn assign_to_read_only(span: Span, name: &str, kind: &str) -> Diagnostic {
         format!("cannot assign to {kind} `{name}`"),
     )
     .at(span, "read-only")
+    .help(if kind.contains("input") {
+        "inputs are written by the synapses that target the neuron; declare a state variable to change it in a handler".to_string()
+    } else if kind.contains("let") {
+        "a `let` value is fixed once bound; bind a new name instead".to_string()
+    } else {
+        format!("{kind} is computed, not stored; change the state it is computed from")
+    })
 }
 
 /// An assignment to an undeclared variable.
