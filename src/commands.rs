@@ -1,19 +1,31 @@
 //! The subcommands.
 
-use crate::DiagnosticFormat;
-use nmlc_compiler::diagnostics::render;
+use crate::{BackendArg, DiagnosticFormat, IrFormat, PrecisionArg, ResultFormat, RunArgs};
+use nmlc_compiler::backend::Backend;
+use nmlc_compiler::diagnostics::{Diagnostic, render};
+use nmlc_compiler::ir::lower::PopulationSpec;
+use nmlc_compiler::ir::{Precision, compile_neuron};
 use nmlc_compiler::loader::DiskReader;
+use nmlc_compiler::model::SolverKind;
+use nmlc_compiler::units::{Dim, lookup_unit};
 use nmlc_compiler::{Compilation, compile_paths, compile_stdlib};
+use nmlc_runtime::network::{self, CompiledKind, OutputFormat, RunError, RunOptions, Simulation};
+use nmlc_runtime::output::{OutputDir, TimingSummary};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 /// Prints the diagnostics of a compilation to stderr (or JSON to stdout).
 fn report(c: &Compilation, format: DiagnosticFormat) {
+    report_list(c, &c.diagnostics, format);
+}
+
+/// Prints `diagnostics` found in the files of `c`.
+fn report_list(c: &Compilation, diagnostics: &[Diagnostic], format: DiagnosticFormat) {
     match format {
         DiagnosticFormat::Json => {
-            let list: Vec<_> = c
-                .diagnostics
+            let list: Vec<_> = diagnostics
                 .iter()
                 .map(|d| render::to_json(d, &c.loaded.sources))
                 .collect();
@@ -24,17 +36,17 @@ fn report(c: &Compilation, format: DiagnosticFormat) {
         }
         DiagnosticFormat::Human => {
             if std::io::stderr().is_terminal() {
-                for d in &c.diagnostics {
+                for d in diagnostics {
                     eprintln!("{:?}", render::to_report(d, &c.loaded.sources));
                 }
             } else {
                 eprint!(
                     "{}",
-                    render::to_plain_text(&c.diagnostics, &c.loaded.sources, 100)
+                    render::to_plain_text(diagnostics, &c.loaded.sources, 100)
                 );
             }
-            let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = c.diagnostics.len() - errors;
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = diagnostics.len() - errors;
             if errors > 0 {
                 eprintln!("nmlc: {errors} error(s), {warnings} warning(s)");
             }
@@ -42,8 +54,8 @@ fn report(c: &Compilation, format: DiagnosticFormat) {
     }
 }
 
-/// `nmlc check FILE…`
-pub fn check(files: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
+/// `nmlc check FILE… [--explain]`
+pub fn check(files: &[PathBuf], format: DiagnosticFormat, explain: bool) -> ExitCode {
     let c = compile_paths(files, &DiskReader);
     report(&c, format);
     if c.has_errors() {
@@ -57,6 +69,9 @@ pub fn check(files: &[PathBuf], format: DiagnosticFormat) -> ExitCode {
                 p.synapses.len(),
                 p.networks.len()
             );
+        }
+        if explain {
+            explain_solvers(&c);
         }
         ExitCode::SUCCESS
     }
@@ -88,4 +103,332 @@ pub fn doc(model: Option<&str>) -> ExitCode {
             }
         },
     }
+}
+
+/// The name of a solver as written in NML (`exact`, `rk45`).
+fn solver_name(kind: SolverKind) -> &'static str {
+    SolverKind::ALL
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map(|(name, _)| *name)
+        .unwrap_or("?")
+}
+
+/// Prints, per neuron model, the solver chosen with default parameters.
+fn explain_solvers(c: &Compilation) {
+    let mut out = String::new();
+    for model in &c.program.neurons {
+        let spec = PopulationSpec::defaults(model, &model.name, network::DEFAULT_DT_MS);
+        out.push_str(&match compile_neuron(model, &spec) {
+            Ok((ir, _)) => format!(
+                "{}: solver {}: {}\n",
+                model.name,
+                solver_name(ir.solver.kind),
+                ir.solver.reason
+            ),
+            Err(d) => format!(
+                "{}: cannot be compiled with its defaults: {}\n",
+                model.name, d.message
+            ),
+        });
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+}
+
+/// Reports a runtime error: with the source where it points into the model.
+fn report_run_error(c: &Compilation, e: &RunError) -> ExitCode {
+    match e.diagnostic() {
+        Some(d) => report_list(c, &[d], DiagnosticFormat::Human),
+        None => eprintln!("nmlc: {e}"),
+    }
+    ExitCode::from(e.exit_code())
+}
+
+/// Loads and checks one file; `None` (after reporting) if it has errors.
+fn load(file: &Path) -> Option<Compilation> {
+    let c = compile_paths(&[file.to_path_buf()], &DiskReader);
+    if c.has_errors() {
+        report(&c, DiagnosticFormat::Human);
+        return None;
+    }
+    if !c.diagnostics.is_empty() {
+        report(&c, DiagnosticFormat::Human);
+    }
+    Some(c)
+}
+
+/// Splits `0.05ms`, `0.05 ms` or `2` into a number and a unit name.
+fn split_quantity(text: &str) -> Option<(f64, &str)> {
+    let text = text.trim();
+    let split = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .rev()
+        .find(|&i| i > 0 && text[..i].trim().parse::<f64>().is_ok())?;
+    let number = text[..split].trim().parse::<f64>().ok()?;
+    if !number.is_finite() {
+        return None;
+    }
+    Some((number, text[split..].trim()))
+}
+
+/// A quantity from the command line in the internal scale, with its
+/// dimension. A bare number is dimensionless.
+fn parse_quantity(flag: &str, text: &str) -> Result<(f64, Dim), String> {
+    let (number, unit) = split_quantity(text)
+        .ok_or_else(|| format!("{flag}: `{text}` is not a quantity such as `0.1ms` or `2 s`"))?;
+    if unit.is_empty() {
+        return Ok((number, Dim::ONE));
+    }
+    let u = lookup_unit(unit).map_err(|e| {
+        let mut message = format!("{flag}: unknown unit `{unit}` in `{text}`");
+        if !e.candidates.is_empty() {
+            message.push_str(&format!(
+                " (did you mean {}?)",
+                e.candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        message
+    })?;
+    Ok((number * u.internal_factor(), u.dim))
+}
+
+/// A time from the command line, in ms.
+fn parse_time(flag: &str, text: &str) -> Result<f64, String> {
+    let (value, dim) = parse_quantity(flag, text)?;
+    if dim != Dim::TIME {
+        return Err(format!(
+            "{flag} must be a time with its unit, such as `0.1ms` or `2s`; `{text}` is {}",
+            nmlc_compiler::units::describe(dim)
+        ));
+    }
+    if value <= 0.0 {
+        return Err(format!("{flag} must be positive, not `{text}`"));
+    }
+    Ok(value)
+}
+
+/// The run options from the command line; an error is a usage error.
+fn run_options(args: &RunArgs) -> Result<RunOptions, String> {
+    let mut set = Vec::new();
+    for item in &args.set {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--set: `{item}` is not of the form NAME=VALUE"))?;
+        let flag = format!("--set {}", name.trim());
+        let (v, dim) = parse_quantity(&flag, value)?;
+        set.push((name.trim().to_string(), v, dim));
+    }
+    Ok(RunOptions {
+        network: args.network.clone(),
+        dt_ms: args
+            .dt
+            .as_deref()
+            .map(|t| parse_time("--dt", t))
+            .transpose()?,
+        duration_ms: args
+            .duration
+            .as_deref()
+            .map(|t| parse_time("--duration", t))
+            .transpose()?,
+        seed: args.seed,
+        backend: args.backend.map(|b| match b {
+            BackendArg::Jit => Backend::Jit,
+            BackendArg::Interp => Backend::Interp,
+        }),
+        precision: match args.precision {
+            PrecisionArg::F64 => Precision::F64,
+            PrecisionArg::F32 => Precision::F32,
+        },
+        set,
+    })
+}
+
+/// `nmlc run FILE …`
+pub fn run(args: &RunArgs) -> ExitCode {
+    let options = match run_options(args) {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("nmlc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let say = |text: String| {
+        if !args.quiet {
+            eprintln!("nmlc: {text}");
+        }
+    };
+    let started = Instant::now();
+    let Some(c) = load(&args.file) else {
+        return ExitCode::from(1);
+    };
+    let check_s = started.elapsed().as_secs_f64();
+    say(format!("parse/check {check_s:.3} s"));
+
+    let started = Instant::now();
+    let compiled = match network::compile(&c.program, &options) {
+        Ok(compiled) => compiled,
+        Err(e) => return report_run_error(&c, &e),
+    };
+    let compile_s = started.elapsed().as_secs_f64();
+    say(format!(
+        "compile {compile_s:.3} s: network {}, {} population(s), backend {}, dt = {} ms, duration = {} ms, seed {}",
+        compiled.network.name,
+        compiled.populations.len(),
+        compiled.backend.name(),
+        compiled.dt_ms,
+        compiled.duration_ms,
+        compiled.seed
+    ));
+    for p in &compiled.populations {
+        if let CompiledKind::Neuron { ir, .. } = &p.kind {
+            say(format!(
+                "  {} = {}({}): solver {} ({})",
+                p.name,
+                ir.model,
+                p.size,
+                solver_name(ir.solver.kind),
+                ir.solver.reason
+            ));
+        }
+    }
+
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| Path::new("nmlc-out").join(&compiled.network.name));
+    let dir = match OutputDir::create(&path, args.overwrite) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let e = RunError::Output(e);
+            eprintln!("nmlc: {e}");
+            if e.exit_code() == 2 {
+                eprintln!("      choose another folder with -o DIR, or pass --overwrite");
+            }
+            return ExitCode::from(e.exit_code());
+        }
+    };
+
+    let started = Instant::now();
+    let mut sim = match Simulation::build(&compiled) {
+        Ok(sim) => sim,
+        Err(e) => return report_run_error(&c, &e),
+    };
+    let build_s = started.elapsed().as_secs_f64();
+    say(format!("build {build_s:.3} s: {} neuron(s)", sim.neurons()));
+
+    let started = Instant::now();
+    let outcome = sim.run();
+    let simulate_s = started.elapsed().as_secs_f64();
+    say(format!(
+        "simulate {simulate_s:.3} s: {} step(s), {} spike(s)",
+        compiled.steps(),
+        sim.total_spikes()
+    ));
+
+    let timing = TimingSummary {
+        compile: check_s + compile_s,
+        build: build_s,
+        simulate: simulate_s,
+    };
+    let format = match args.format {
+        ResultFormat::Csv => OutputFormat::Csv,
+        ResultFormat::Npz => OutputFormat::Npz,
+    };
+    match sim.write(&dir, format, timing) {
+        Ok(files) => say(format!(
+            "wrote {} file(s) to {}",
+            files.len(),
+            dir.path().display()
+        )),
+        Err(e) => return report_run_error(&c, &e),
+    }
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "nmlc: the results up to the stop are in {}",
+                dir.path().display()
+            );
+            report_run_error(&c, &e)
+        }
+    }
+}
+
+/// `nmlc ir FILE [--network NAME] [--format text|json]`
+pub fn ir(file: &Path, network_name: Option<&str>, format: IrFormat) -> ExitCode {
+    let Some(c) = load(file) else {
+        return ExitCode::from(1);
+    };
+    let options = RunOptions {
+        network: network_name.map(String::from),
+        ..RunOptions::default()
+    };
+    let compiled = match network::compile_ir(&c.program, &options) {
+        Ok(compiled) => compiled,
+        Err(e) => return report_run_error(&c, &e),
+    };
+    let mut out = String::new();
+    match format {
+        IrFormat::Text => {
+            for p in &compiled.populations {
+                match &p.kind {
+                    CompiledKind::Neuron { ir, .. } => {
+                        out.push_str(&format!(
+                            "// {} = {}({}): solver {} ({})\n",
+                            p.name,
+                            ir.model,
+                            p.size,
+                            solver_name(ir.solver.kind),
+                            ir.solver.reason
+                        ));
+                        out.push_str(&nmlc_compiler::ir::print::print(ir));
+                        out.push('\n');
+                    }
+                    CompiledKind::Source { spikes } => out.push_str(&format!(
+                        "// {} = SpikeSource({}): {} spike(s), no kernels\n\n",
+                        p.name,
+                        p.size,
+                        spikes.len()
+                    )),
+                }
+            }
+        }
+        IrFormat::Json => {
+            let list: Vec<serde_json::Value> = compiled
+                .populations
+                .iter()
+                .map(|p| match &p.kind {
+                    CompiledKind::Neuron { ir, .. } => serde_json::json!({
+                        "population": p.name,
+                        "size": p.size,
+                        "ir": ir,
+                    }),
+                    CompiledKind::Source { spikes } => serde_json::json!({
+                        "population": p.name,
+                        "size": p.size,
+                        "spike_source": spikes.len(),
+                    }),
+                })
+                .collect();
+            match serde_json::to_string_pretty(&list) {
+                Ok(text) => {
+                    out.push_str(&text);
+                    out.push('\n');
+                }
+                Err(e) => {
+                    eprintln!("nmlc: cannot encode the IR: {e}");
+                    return ExitCode::from(3);
+                }
+            }
+        }
+    }
+    // A closed pipe (`nmlc ir … | head`) is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    ExitCode::SUCCESS
 }

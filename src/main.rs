@@ -2,11 +2,11 @@
 //!
 //! This is the only place that prints: it parses arguments, runs a command
 //! and turns diagnostics into reports on stderr. Exit codes: 0 success,
-//! 1 the model has errors, 2 bad usage, 3 runtime failure.
+//! 1 the model has errors, 2 bad usage, 3 internal failure.
 
 mod commands;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +27,82 @@ pub enum DiagnosticFormat {
     Json,
 }
 
+/// The backends that run step kernels.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum BackendArg {
+    /// Native code compiled with Cranelift.
+    Jit,
+    /// The reference IR interpreter (slow, defines the semantics).
+    Interp,
+}
+
+/// Floating-point precision of the neurons' state.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PrecisionArg {
+    /// 64-bit reals.
+    F64,
+    /// 32-bit reals.
+    F32,
+}
+
+/// The layout of result files.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ResultFormat {
+    /// CSV tables (spikes.csv, trace_*.csv, rate_*.csv).
+    Csv,
+    /// One NumPy archive, results.npz.
+    Npz,
+}
+
+/// How `nmlc ir` prints.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum IrFormat {
+    /// The readable text form.
+    Text,
+    /// The IR as JSON.
+    Json,
+}
+
+/// The options of `nmlc run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The `.nml` file holding the network.
+    pub file: PathBuf,
+    /// The folder for results [default: nmlc-out/<network name>].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The network to run, if the file defines several.
+    #[arg(long, value_name = "NAME")]
+    pub network: Option<String>,
+    /// The time step, e.g. `0.05ms` [default: the file's, else 0.1 ms].
+    #[arg(long, value_name = "TIME")]
+    pub dt: Option<String>,
+    /// The simulated time, e.g. `2s` [default: the file's, else 1000 ms].
+    #[arg(long, value_name = "TIME")]
+    pub duration: Option<String>,
+    /// The random seed [default: the file's, else 0].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// A network parameter, e.g. `--set g=4` or `--set we=2mV` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// The backend [default: jit where it is available, else interp].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// The precision of the neurons' reals.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    pub precision: PrecisionArg,
+    /// The format of the result files.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Csv)]
+    pub format: ResultFormat,
+    /// Write into a folder that already holds files (files of the same name are replaced).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check model files: syntax, names, units. Exits 1 if there is an error.
@@ -37,11 +113,27 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
         format: DiagnosticFormat,
+        /// Also print, per neuron model, the solver nmlc would choose and why.
+        #[arg(long)]
+        explain: bool,
     },
     /// Show the standard model library: all models, or one in detail.
     Doc {
         /// A model name (e.g. `LIF`) or module (e.g. `stdlib.neurons.lif`).
         model: Option<String>,
+    },
+    /// Simulate a network and write its recordings.
+    Run(RunArgs),
+    /// Print the intermediate representation of every population of a network.
+    Ir {
+        /// The `.nml` file holding the network.
+        file: PathBuf,
+        /// The network, if the file defines several.
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+        /// How to print the IR.
+        #[arg(long, value_enum, default_value_t = IrFormat::Text)]
+        format: IrFormat,
     },
 }
 
@@ -51,8 +143,18 @@ fn main() -> ExitCode {
     let worker = std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || match cli.command {
-            Command::Check { files, format } => commands::check(&files, format),
+            Command::Check {
+                files,
+                format,
+                explain,
+            } => commands::check(&files, format, explain),
             Command::Doc { model } => commands::doc(model.as_deref()),
+            Command::Run(args) => commands::run(&args),
+            Command::Ir {
+                file,
+                network,
+                format,
+            } => commands::ir(&file, network.as_deref(), format),
         });
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,

@@ -1,8 +1,12 @@
-//! The nmlc runtime: the parts of a simulation that do not depend on the model.
+//! The nmlc runtime: builds a network from the compiler's output and runs it.
 //!
-//! The compiler turns an NML network into kernels; the runtime supplies what every
+//! The compiler turns an NML network into a checked model and, per
+//! population, IR and a step kernel; the runtime supplies what every
 //! backend shares around them:
 //!
+//! - [`network`]: populations built from the checked network (sizes,
+//!   per-neuron parameters, initial values), the simulation loop and the
+//!   recorders;
 //! - [`rng`]: counter-based random numbers (Philox4x32-10), so CPU and GPU backends
 //!   draw the same numbers for the same neuron at the same step, whatever the
 //!   thread or work-item order.
@@ -12,11 +16,13 @@
 //!   `summary.json`), written atomically so that a crash never leaves a half-written
 //!   file.
 //!
-//! Invariant: the runtime knows nothing of the NML source, the AST or the IR; it
-//! deals in populations, neuron indices, steps and plain arrays.
+//! Invariant: the runtime consumes the checked model and the IR through the
+//! compiler crate's API; it never sees the AST or the source text, and it
+//! never prints (the CLI reports what it returns).
 
 #![deny(missing_docs)]
 
+pub mod network;
 pub mod output;
 pub mod ring_buffer;
 pub use nmlc_compiler::abi::rng;

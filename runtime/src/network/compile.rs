@@ -1,0 +1,579 @@
+//! From a checked network to compiled populations: settings, sizes, how each
+//! parameter is given, IR and step kernels.
+
+use nmlc_compiler::backend::{Backend, StepKernel, compile_step};
+use nmlc_compiler::check::eval_constant;
+use nmlc_compiler::diagnostics::Diagnostic;
+use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
+use nmlc_compiler::ir::{NeuronIr, Precision, Verified, compile_neuron};
+use nmlc_compiler::model::{Expr, ExprKind, Network, NeuronModel, PopulationKind, Program};
+use nmlc_compiler::units::Dim;
+
+use super::error::RunError;
+use super::values::{has_distribution, has_index, has_time, params_read, substitute_constants};
+
+/// The time step when neither the file nor the command line sets one (ms).
+pub const DEFAULT_DT_MS: f64 = 0.1;
+/// The duration when neither the file nor the command line sets one (ms).
+pub const DEFAULT_DURATION_MS: f64 = 1000.0;
+/// The seed when neither the file nor the command line sets one.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// What the command line says about a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The network to run; `None` = the only one.
+    pub network: Option<String>,
+    /// Overrides the file's `dt` (ms).
+    pub dt_ms: Option<f64>,
+    /// Overrides the file's `duration` (ms).
+    pub duration_ms: Option<f64>,
+    /// Overrides the file's `seed`.
+    pub seed: Option<u64>,
+    /// The backend; `None` = the JIT where it compiles, else the interpreter.
+    pub backend: Option<Backend>,
+    /// Precision of the neurons' reals.
+    pub precision: Precision,
+    /// Network parameter values given with `--set NAME=VALUE`: name, value
+    /// in the internal scale, and its dimension.
+    pub set: Vec<(String, f64, Dim)>,
+}
+
+/// How one model parameter of a population is given.
+#[derive(Clone, Debug)]
+pub enum ParamPlan {
+    /// The same for all neurons (internal units).
+    Constant(f64),
+    /// Drawn or computed per neuron when the network is built.
+    PerNeuron(Expr),
+    /// An expression of `t` (and `i`), inlined into the kernel.
+    TimeDependent,
+}
+
+/// A population after compilation.
+pub struct CompiledPopulation {
+    /// Its name.
+    pub name: String,
+    /// Its number of neurons.
+    pub size: u32,
+    /// Neurons of a model, or a spike source.
+    pub kind: CompiledKind,
+}
+
+/// The two kinds of population.
+pub enum CompiledKind {
+    /// Neurons of a model.
+    Neuron {
+        /// Index into [`Program::neurons`].
+        model: u32,
+        /// Each model parameter, in model order.
+        params: Vec<ParamPlan>,
+        /// Per-neuron parameters in an order in which each comes after the
+        /// parameters its value reads.
+        per_neuron_order: Vec<u32>,
+        /// The population's IR.
+        ir: Box<NeuronIr>,
+        /// Its verification witness.
+        verified: Verified,
+        /// The step kernel (absent when only the IR was asked for).
+        kernel: Option<Box<dyn StepKernel>>,
+    },
+    /// `SpikeSource`: `(step, neuron)` of every spike, in step order, then
+    /// neuron order. A spike at time `T` is emitted in the step that ends at
+    /// the first grid time at or after `T`.
+    Source {
+        /// The spikes.
+        spikes: Vec<(u64, u32)>,
+    },
+}
+
+/// A network ready to be built: settings resolved, populations compiled.
+pub struct CompiledNetwork<'p> {
+    /// The checked program.
+    pub program: &'p Program,
+    /// The network.
+    pub network: &'p Network,
+    /// Network parameter values (internal scale), by index.
+    pub network_params: Vec<f64>,
+    /// The time step (ms).
+    pub dt_ms: f64,
+    /// The simulated time (ms).
+    pub duration_ms: f64,
+    /// The seed of every random stream.
+    pub seed: u64,
+    /// The backend that runs the kernels.
+    pub backend: Backend,
+    /// The precision of reals.
+    pub precision: Precision,
+    /// The populations, in network order.
+    pub populations: Vec<CompiledPopulation>,
+}
+
+impl CompiledNetwork<'_> {
+    /// The number of steps the run takes: `duration / dt`, rounded up
+    /// unless it is within 1e-9 of a whole number.
+    pub fn steps(&self) -> u64 {
+        let ratio = self.duration_ms / self.dt_ms;
+        let nearest = ratio.round();
+        if (ratio - nearest).abs() <= 1e-9 * ratio.max(1.0) {
+            nearest as u64
+        } else {
+            ratio.ceil() as u64
+        }
+    }
+}
+
+/// Chooses the network to run.
+pub fn select_network<'p>(
+    program: &'p Program,
+    name: Option<&str>,
+) -> Result<&'p Network, RunError> {
+    let available = || {
+        program
+            .networks
+            .iter()
+            .map(|n| n.name.clone())
+            .collect::<Vec<_>>()
+    };
+    match name {
+        Some(name) => program.network(name).ok_or_else(|| RunError::NoNetwork {
+            requested: Some(name.to_string()),
+            available: available(),
+        }),
+        None => match program.networks.as_slice() {
+            [only] => Ok(only),
+            _ => Err(RunError::NoNetwork {
+                requested: None,
+                available: available(),
+            }),
+        },
+    }
+}
+
+/// Resolves settings and lowers every population to verified IR, without
+/// compiling step kernels (what `nmlc ir` shows).
+pub fn compile_ir<'p>(
+    program: &'p Program,
+    options: &RunOptions,
+) -> Result<CompiledNetwork<'p>, RunError> {
+    let network = select_network(program, options.network.as_deref())?;
+    let network_params = network_parameters(network, &options.set)?;
+    let setting = |e: &Option<Expr>| e.as_ref().and_then(|e| eval_constant(e, &network_params));
+    let dt_ms = options
+        .dt_ms
+        .or_else(|| setting(&network.dt))
+        .unwrap_or(DEFAULT_DT_MS);
+    let duration_ms = options
+        .duration_ms
+        .or_else(|| setting(&network.duration))
+        .unwrap_or(DEFAULT_DURATION_MS);
+    let seed = match options.seed {
+        Some(s) => s,
+        None => setting(&network.seed)
+            .map(|s| s as u64)
+            .unwrap_or(DEFAULT_SEED),
+    };
+    for (name, value) in [("--dt", dt_ms), ("--duration", duration_ms)] {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(RunError::BadSetting {
+                setting: name.into(),
+                problem: format!("must be a positive time, not {value} ms"),
+            });
+        }
+    }
+    let mut populations = Vec::new();
+    for p in &network.populations {
+        let size = eval_constant(&p.size, &network_params)
+            .filter(|v| *v >= 1.0 && v.fract() == 0.0 && *v <= f64::from(u32::MAX))
+            .ok_or_else(|| {
+                RunError::model(
+                    Diagnostic::error(
+                        "nml::invalid_size",
+                        "the population size must be a positive whole number",
+                    )
+                    .at(p.size.span, "this size"),
+                )
+            })? as u32;
+        let kind = match &p.kind {
+            PopulationKind::SpikeSource { times, neurons } => CompiledKind::Source {
+                spikes: source_spikes(times, neurons.as_ref(), size, dt_ms, &network_params)?,
+            },
+            PopulationKind::Neuron(m) => {
+                let model = &program.neurons[*m as usize];
+                let (params, per_neuron_order, specs) =
+                    plan_params(model, p, size, &network_params)?;
+                let spec = PopulationSpec {
+                    name: p.name.clone(),
+                    params: specs,
+                    dt: dt_ms,
+                    precision: options.precision,
+                    solver: network.solver.clone(),
+                };
+                let (ir, verified) = compile_neuron(model, &spec).map_err(RunError::model)?;
+                CompiledKind::Neuron {
+                    model: *m,
+                    params,
+                    per_neuron_order,
+                    ir: Box::new(ir),
+                    verified,
+                    kernel: None,
+                }
+            }
+        };
+        populations.push(CompiledPopulation {
+            name: p.name.clone(),
+            size,
+            kind,
+        });
+    }
+    Ok(CompiledNetwork {
+        program,
+        network,
+        network_params,
+        dt_ms,
+        duration_ms,
+        seed,
+        backend: options.backend.unwrap_or(Backend::Interp),
+        precision: options.precision,
+        populations,
+    })
+}
+
+/// Everything [`compile_ir`] does, then the step kernels with the chosen
+/// backend. Networks with projections are refused.
+pub fn compile<'p>(
+    program: &'p Program,
+    options: &RunOptions,
+) -> Result<CompiledNetwork<'p>, RunError> {
+    let mut compiled = compile_ir(program, options)?;
+    if let Some(projection) = compiled.network.projections.first() {
+        return Err(RunError::Unsupported {
+            span: projection.span,
+            feature: "projections",
+        });
+    }
+    // Without a choice, the JIT runs where it compiles every population.
+    let backend = match options.backend {
+        Some(b) => b,
+        None => {
+            let jit_works = compiled.populations.iter().all(|p| match &p.kind {
+                CompiledKind::Neuron { ir, verified, .. } => {
+                    compile_step(ir, verified, Backend::Jit).is_ok()
+                }
+                CompiledKind::Source { .. } => true,
+            });
+            if jit_works {
+                Backend::Jit
+            } else {
+                Backend::Interp
+            }
+        }
+    };
+    compiled.backend = backend;
+    for p in &mut compiled.populations {
+        if let CompiledKind::Neuron {
+            ir,
+            verified,
+            kernel,
+            ..
+        } = &mut p.kind
+        {
+            *kernel = Some(
+                compile_step(ir, verified, backend).map_err(|e| RunError::Backend {
+                    backend: backend.name(),
+                    population: p.name.clone(),
+                    message: e.to_string(),
+                })?,
+            );
+        }
+    }
+    Ok(compiled)
+}
+
+/// Network parameter values: defaults in declaration order (each may use
+/// the ones before it), replaced by `--set` values.
+fn network_parameters(network: &Network, set: &[(String, f64, Dim)]) -> Result<Vec<f64>, RunError> {
+    for (name, _, dim) in set {
+        let Some(q) = network.params.iter().find(|q| &q.name == name) else {
+            let known: Vec<String> = network
+                .params
+                .iter()
+                .map(|q| format!("`{}`", q.name))
+                .collect();
+            return Err(RunError::BadSetting {
+                setting: format!("--set {name}"),
+                problem: if known.is_empty() {
+                    format!("network `{}` has no parameters", network.name)
+                } else {
+                    format!(
+                        "no network parameter `{name}`; the parameters are {}",
+                        known.join(", ")
+                    )
+                },
+            });
+        };
+        if q.dim != *dim {
+            return Err(RunError::BadSetting {
+                setting: format!("--set {name}"),
+                problem: format!(
+                    "`{name}` is {}, but the value given is {}",
+                    nmlc_compiler::units::describe(q.dim),
+                    nmlc_compiler::units::describe(*dim)
+                ),
+            });
+        }
+    }
+    let mut values = Vec::new();
+    for q in &network.params {
+        let value = match set.iter().rev().find(|(n, _, _)| *n == q.name) {
+            Some((_, v, _)) => *v,
+            None => q
+                .value
+                .as_ref()
+                .and_then(|e| eval_constant(e, &values))
+                .ok_or_else(|| {
+                    RunError::model(
+                        Diagnostic::error(
+                            "nml::not_constant",
+                            format!("network parameter `{}` has no fixed value", q.name),
+                        )
+                        .at(q.span, "declared here"),
+                    )
+                })?,
+        };
+        values.push(value);
+    }
+    Ok(values)
+}
+
+/// Decides how each parameter of a population is given, and the order in
+/// which per-neuron values are computed.
+///
+/// An override that is a constant expression is a constant; one that reads
+/// `t` is inlined into the kernel; any other (distributions, `i`, `N`) is
+/// computed per neuron. A model default that is constant, or depends only
+/// on constant parameters, is a constant; one that reads a time-dependent
+/// parameter is time-dependent; otherwise it is computed per neuron.
+#[allow(clippy::type_complexity)]
+fn plan_params(
+    model: &NeuronModel,
+    population: &nmlc_compiler::model::Population,
+    size: u32,
+    network_params: &[f64],
+) -> Result<(Vec<ParamPlan>, Vec<u32>, Vec<ParamSpec>), RunError> {
+    let n = model.params.len();
+    let mut plans: Vec<Option<ParamPlan>> = vec![None; n];
+    let mut specs: Vec<Option<ParamSpec>> = vec![None; n];
+    let mut order = Vec::new();
+    for (k, value) in &population.params {
+        let k = *k as usize;
+        let (plan, spec) = if let Some(v) = eval_constant(value, network_params) {
+            (ParamPlan::Constant(v), ParamSpec::Constant(v))
+        } else if has_time(value) {
+            if has_distribution(value) {
+                return Err(RunError::model(
+                    Diagnostic::error(
+                        "nml::invalid_value",
+                        format!("parameter `{}` mixes a distribution with the time `t`", model.params[k].name),
+                    )
+                    .at(value.span, "a value of `t` is computed in every step; a distribution is drawn once")
+                    .help("draw the random part into a parameter of the model and use it in the expression of `t`"),
+                ));
+            }
+            let e = substitute_constants(value, network_params, size);
+            (ParamPlan::TimeDependent, ParamSpec::TimeDependent(e))
+        } else {
+            order.push(k as u32);
+            (ParamPlan::PerNeuron(value.clone()), ParamSpec::PerNeuron)
+        };
+        plans[k] = Some(plan);
+        specs[k] = Some(spec);
+    }
+    // Defaults, each after the parameters it reads.
+    let mut progress = true;
+    while progress {
+        progress = false;
+        for k in 0..n {
+            if plans[k].is_some() {
+                continue;
+            }
+            let Some(default) = model.params[k].value.as_ref() else {
+                return Err(RunError::model(
+                    Diagnostic::error(
+                        "nml::missing_value",
+                        format!(
+                            "population `{}` must set parameter `{}`",
+                            population.name, model.params[k].name
+                        ),
+                    )
+                    .at(population.span, "this population"),
+                ));
+            };
+            let reads = params_read(default);
+            if reads.iter().any(|r| plans[*r as usize].is_none()) {
+                continue;
+            }
+            let constants: Vec<Option<f64>> = plans
+                .iter()
+                .map(|p| match p {
+                    Some(ParamPlan::Constant(v)) => Some(*v),
+                    _ => None,
+                })
+                .collect();
+            let time = reads
+                .iter()
+                .any(|r| matches!(plans[*r as usize], Some(ParamPlan::TimeDependent)));
+            let all_constant = reads.iter().all(|r| constants[*r as usize].is_some());
+            let (plan, spec) = if time {
+                (
+                    ParamPlan::TimeDependent,
+                    ParamSpec::TimeDependent(default.clone()),
+                )
+            } else if all_constant && !has_distribution(default) {
+                let scope = super::values::ValueScope {
+                    network_params,
+                    index: 0,
+                    size,
+                    model_params: &constants,
+                };
+                let mut no_draws = nmlc_compiler::abi::rng::Stream::new(
+                    0,
+                    nmlc_compiler::abi::rng::StreamKind::Initialisation,
+                    0,
+                    0,
+                )
+                .draws(0);
+                match super::values::evaluate(default, &scope, &mut no_draws) {
+                    Ok(v) if !has_index(default) => {
+                        (ParamPlan::Constant(v), ParamSpec::Constant(v))
+                    }
+                    _ => {
+                        order.push(k as u32);
+                        (ParamPlan::PerNeuron(default.clone()), ParamSpec::PerNeuron)
+                    }
+                }
+            } else {
+                order.push(k as u32);
+                (ParamPlan::PerNeuron(default.clone()), ParamSpec::PerNeuron)
+            };
+            plans[k] = Some(plan);
+            specs[k] = Some(spec);
+            progress = true;
+        }
+    }
+    if let Some(k) = plans.iter().position(Option::is_none) {
+        return Err(RunError::model(
+            Diagnostic::error(
+                "nml::cyclic_definition",
+                format!(
+                    "the default of parameter `{}` depends on itself",
+                    model.params[k].name
+                ),
+            )
+            .at(model.params[k].span, "declared here"),
+        ));
+    }
+    Ok((
+        plans.into_iter().flatten().collect(),
+        order,
+        specs.into_iter().flatten().collect(),
+    ))
+}
+
+/// The `(step, neuron)` spikes of a `SpikeSource`.
+fn source_spikes(
+    times: &Expr,
+    neurons: Option<&Expr>,
+    size: u32,
+    dt_ms: f64,
+    network_params: &[f64],
+) -> Result<Vec<(u64, u32)>, RunError> {
+    let list = |e: &Expr| -> Result<Vec<(f64, nmlc_compiler::source::Span)>, RunError> {
+        let ExprKind::List(items) = &e.kind else {
+            return Err(RunError::model(
+                Diagnostic::error("nml::invalid_value", "expected a list").at(e.span, "not a list"),
+            ));
+        };
+        items
+            .iter()
+            .map(|x| {
+                eval_constant(x, network_params)
+                    .map(|v| (v, x.span))
+                    .ok_or_else(|| {
+                        RunError::model(
+                            Diagnostic::error(
+                                "nml::not_constant",
+                                "spike-source values must be constants",
+                            )
+                            .at(x.span, "not a constant"),
+                        )
+                    })
+            })
+            .collect()
+    };
+    let times = list(times)?;
+    let neurons = match neurons {
+        Some(e) => {
+            let v = list(e)?;
+            if v.len() != times.len() {
+                return Err(RunError::model(
+                    Diagnostic::error(
+                        "nml::invalid_value",
+                        format!(
+                            "`neurons` has {} entries but `times` has {}",
+                            v.len(),
+                            times.len()
+                        ),
+                    )
+                    .at(e.span, "one neuron index per spike time"),
+                ));
+            }
+            v
+        }
+        None => vec![
+            (
+                0.0,
+                times
+                    .first()
+                    .map(|t| t.1)
+                    .unwrap_or(nmlc_compiler::source::Span::new(
+                        nmlc_compiler::source::FileId(0),
+                        0,
+                        0,
+                    ))
+            );
+            times.len()
+        ],
+    };
+    let mut spikes = Vec::with_capacity(times.len());
+    for ((t, t_span), (j, j_span)) in times.into_iter().zip(neurons) {
+        if !(t >= 0.0 && t.is_finite()) {
+            return Err(RunError::model(
+                Diagnostic::error(
+                    "nml::invalid_value",
+                    format!("a spike time must not be negative, not {t} ms"),
+                )
+                .at(t_span, "negative"),
+            ));
+        }
+        if !(j >= 0.0 && j.fract() == 0.0 && j < f64::from(size)) {
+            return Err(RunError::model(
+                Diagnostic::error(
+                    "nml::out_of_range",
+                    format!(
+                        "neuron index {j} is outside the spike source (0 to {})",
+                        size - 1
+                    ),
+                )
+                .at(j_span, "no such neuron"),
+            ));
+        }
+        // The step whose end is the first grid time at or after `t` (within
+        // rounding), so a time on the grid keeps its value; 0 ms goes to
+        // the first step.
+        let end = (t / dt_ms - 1e-9).ceil().max(1.0);
+        spikes.push((end as u64 - 1, j as u32));
+    }
+    spikes.sort_unstable();
+    Ok(spikes)
+}

@@ -1,0 +1,188 @@
+//! Why a network cannot be built or run.
+
+use nmlc_compiler::diagnostics::Diagnostic;
+use nmlc_compiler::source::Span;
+
+use super::values::ValueError;
+use crate::output::OutputError;
+
+/// A failure of `nmlc run`, classified by who has to act on it.
+#[derive(Debug)]
+pub enum RunError {
+    /// The file has no network, or several and none was chosen; or the
+    /// chosen one does not exist. A usage problem.
+    NoNetwork {
+        /// The name asked for, if any.
+        requested: Option<String>,
+        /// The networks there are.
+        available: Vec<String>,
+    },
+    /// A setting given on the command line is unusable (a usage problem).
+    BadSetting {
+        /// Which setting (`--dt`, `every`).
+        setting: String,
+        /// Why.
+        problem: String,
+    },
+    /// The network uses a feature this version cannot run yet.
+    Unsupported {
+        /// Where.
+        span: Span,
+        /// What (`projections`).
+        feature: &'static str,
+    },
+    /// A value of the network is unusable (a model error, with a span).
+    Model(Box<Diagnostic>),
+    /// A backend failed to compile a kernel (a bug or an unsupported host).
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// The population.
+        population: String,
+        /// What the backend said.
+        message: String,
+    },
+    /// A state variable became NaN or infinite.
+    NonFinite {
+        /// The population.
+        population: String,
+        /// The neuron index.
+        neuron: u32,
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: f64,
+        /// The time of the state, ms (the end of the step that produced it).
+        time_ms: f64,
+    },
+    /// Writing the results failed.
+    Output(OutputError),
+}
+
+impl RunError {
+    /// A model error.
+    pub fn model(d: Diagnostic) -> RunError {
+        RunError::Model(Box::new(d))
+    }
+
+    /// The error as a diagnostic to render with the source, for errors that
+    /// point into the model.
+    pub fn diagnostic(&self) -> Option<Diagnostic> {
+        match self {
+            RunError::Model(d) => Some((**d).clone()),
+            RunError::Unsupported { span, feature } => Some(
+                Diagnostic::error(
+                    "nml::unsupported",
+                    format!("{feature} are not supported by this version of nmlc yet"),
+                )
+                .at(*span, "not supported yet")
+                .help("`nmlc check` accepts this network; running it needs a later version"),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether the user has to fix the model (exit code 1) rather than the
+    /// command line (2) or nmlc (3).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::NoNetwork { .. } | RunError::BadSetting { .. } => 2,
+            RunError::Output(OutputError::NotEmpty { .. }) => 2,
+            RunError::Backend { .. } => 3,
+            _ => 1,
+        }
+    }
+
+    pub(crate) fn from_value(e: ValueError, what: &str) -> RunError {
+        RunError::model(match e {
+            ValueError::NotFixed { span } => Diagnostic::error(
+                "nml::not_constant",
+                format!("{what} must be fixed when the network is built"),
+            )
+            .at(span, "this is not known before the run"),
+            ValueError::BadDistribution {
+                span,
+                name,
+                problem,
+            } => Diagnostic::error(
+                "nml::invalid_value",
+                format!("invalid `{name}` distribution for {what}: {problem}"),
+            )
+            .at(span, problem),
+        })
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::NoNetwork {
+                requested: Some(name),
+                available,
+            } => {
+                write!(f, "no network named `{name}`")?;
+                if !available.is_empty() {
+                    write!(f, "; the file defines {}", list(available))?;
+                }
+                Ok(())
+            }
+            RunError::NoNetwork {
+                requested: None,
+                available,
+            } if available.is_empty() => f.write_str("the file defines no network to run"),
+            RunError::NoNetwork {
+                requested: None,
+                available,
+            } => {
+                write!(
+                    f,
+                    "the file defines several networks ({}); choose one with `--network NAME`",
+                    list(available)
+                )
+            }
+            RunError::BadSetting { setting, problem } => write!(f, "{setting}: {problem}"),
+            RunError::Unsupported { feature, .. } => {
+                write!(f, "{feature} are not supported by this version of nmlc yet")
+            }
+            RunError::Model(d) => f.write_str(&d.message),
+            RunError::Backend {
+                backend,
+                population,
+                message,
+            } => {
+                write!(
+                    f,
+                    "the {backend} backend cannot compile population `{population}`: {message}"
+                )
+            }
+            RunError::NonFinite {
+                population,
+                neuron,
+                variable,
+                value,
+                time_ms,
+            } => write!(
+                f,
+                "`{variable}` of neuron {neuron} of population `{population}` became {value} at t = {time_ms} ms; \
+                 the simulation stopped (a smaller dt, another solver or different parameters may help)"
+            ),
+            RunError::Output(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<OutputError> for RunError {
+    fn from(e: OutputError) -> RunError {
+        RunError::Output(e)
+    }
+}
+
+fn list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

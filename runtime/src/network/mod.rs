@@ -1,0 +1,37 @@
+//! Networks of populations: building them from the checked model, running
+//! the time steps, recording, and writing the results.
+//!
+//! A run has three phases, each a function the CLI times:
+//!
+//! 1. [`compile`]: choose the network, resolve `dt`, `duration`, `seed`
+//!    (the file's values, replaced by the command line's; defaults
+//!    [`DEFAULT_DT_MS`], [`DEFAULT_DURATION_MS`], [`DEFAULT_SEED`]),
+//!    evaluate population sizes, decide how each parameter is given
+//!    (a constant, a per-neuron column, an expression of `t`; see
+//!    [`ParamPlan`]), lower each population to IR and compile its step
+//!    kernel with the chosen backend;
+//! 2. [`Simulation::build`]: allocate the columns, fill per-neuron
+//!    parameters, run the `derive` and `init` kernels with the interpreter,
+//!    then apply the network's initial values; draws come from the Philox
+//!    initialisation streams (see [`Simulation::build`] for the layout);
+//! 3. [`Simulation::run`]: step `n` advances every population from
+//!    `t_n = n·dt` to `t_{n+1}`; spikes are stamped `t_{n+1}` (NEST's
+//!    convention); recorders sample after each step.
+//!
+//! This version runs populations without projections: continuous inputs
+//! are zero and a network with a `connect` is refused.
+
+mod compile;
+mod error;
+mod record;
+mod simulation;
+pub mod values;
+mod write;
+
+pub use compile::{
+    CompiledKind, CompiledNetwork, CompiledPopulation, DEFAULT_DT_MS, DEFAULT_DURATION_MS,
+    DEFAULT_SEED, ParamPlan, RunOptions, compile, compile_ir, select_network,
+};
+pub use error::RunError;
+pub use simulation::{STATE_SLOT, Simulation};
+pub use write::{OutputFormat, RESULTS_NPZ};

@@ -1,0 +1,312 @@
+//! Building the populations' storage and running the time steps.
+
+use nmlc_compiler::abi::rng::{Stream, StreamKind};
+use nmlc_compiler::abi::{ColumnData, StepContext};
+use nmlc_compiler::ir::Place;
+use nmlc_compiler::ir::interp::Interpreter;
+
+use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
+use super::error::RunError;
+use super::record::{Recorders, TraceSource};
+use super::values::{ValueScope, evaluate};
+
+/// The `step` slot of the initialisation stream used for the initial value
+/// of state variable `k` is `STATE_SLOT + k`; parameter `k` uses slot `k`.
+pub const STATE_SLOT: u64 = 1 << 32;
+
+/// A built network: storage of every population, recorders, and how far
+/// the run has come.
+pub struct Simulation<'c, 'p> {
+    pub(crate) compiled: &'c CompiledNetwork<'p>,
+    /// Per population, its columns in binding order (empty for sources).
+    columns: Vec<Vec<ColumnData>>,
+    pub(crate) recorders: Recorders,
+    /// Per population, all spikes emitted.
+    pub(crate) spike_counts: Vec<u64>,
+    /// Steps completed.
+    pub(crate) steps_done: u64,
+    /// Whether the run stopped before its end.
+    pub(crate) stopped: bool,
+}
+
+impl<'c, 'p> Simulation<'c, 'p> {
+    /// Allocates storage, sets parameters and initial values, and sets up
+    /// the recorders.
+    ///
+    /// Per-neuron values are drawn from the initialisation stream
+    /// `Stream::new(seed, Initialisation, population index, neuron)`:
+    /// parameter `k` from the cursor at step slot `k`, the initial value of
+    /// state `k` from slot `2^32 + k`, so adding or removing one override
+    /// never changes the numbers drawn for another.
+    pub fn build(compiled: &'c CompiledNetwork<'p>) -> Result<Simulation<'c, 'p>, RunError> {
+        let mut columns = Vec::new();
+        for (p_index, p) in compiled.populations.iter().enumerate() {
+            let CompiledKind::Neuron {
+                model,
+                params,
+                per_neuron_order,
+                ir,
+                verified,
+                ..
+            } = &p.kind
+            else {
+                columns.push(Vec::new());
+                continue;
+            };
+            let n = p.size as usize;
+            let mut cols: Vec<ColumnData> = ir
+                .columns()
+                .iter()
+                .map(|c| ColumnData::zeros(c.ty, n))
+                .collect();
+            let population = &compiled.network.populations[p_index];
+            let model = &compiled.program.neurons[*model as usize];
+            let constants: Vec<Option<f64>> = params
+                .iter()
+                .map(|p| match p {
+                    ParamPlan::Constant(v) => Some(*v),
+                    _ => None,
+                })
+                .collect();
+            let mut values = constants.clone();
+            for i in 0..p.size {
+                values.clone_from(&constants);
+                let stream =
+                    Stream::new(compiled.seed, StreamKind::Initialisation, p_index as u32, i);
+                for &k in per_neuron_order {
+                    let ParamPlan::PerNeuron(e) = &params[k as usize] else {
+                        continue;
+                    };
+                    let scope = ValueScope {
+                        network_params: &compiled.network_params,
+                        index: i,
+                        size: p.size,
+                        model_params: &values,
+                    };
+                    let v =
+                        evaluate(e, &scope, &mut stream.draws(u64::from(k))).map_err(|err| {
+                            RunError::from_value(
+                                err,
+                                &format!("parameter `{}`", model.params[k as usize].name),
+                            )
+                        })?;
+                    values[k as usize] = Some(v);
+                    if let Some(b) = verified.binding(Place::Param(k)) {
+                        cols[b].set(i as usize, v);
+                    }
+                }
+            }
+            let ctx = context(compiled, p_index, 0);
+            Interpreter::new(ir, verified).build(&mut cols, n, &ctx);
+            for (k, e) in &population.init {
+                let Some(b) = verified.binding(Place::State(*k)) else {
+                    continue;
+                };
+                for i in 0..p.size {
+                    let stream =
+                        Stream::new(compiled.seed, StreamKind::Initialisation, p_index as u32, i);
+                    let scope = ValueScope {
+                        network_params: &compiled.network_params,
+                        index: i,
+                        size: p.size,
+                        model_params: &[],
+                    };
+                    let v = evaluate(e, &scope, &mut stream.draws(STATE_SLOT + u64::from(*k)))
+                        .map_err(|err| {
+                            RunError::from_value(
+                                err,
+                                &format!(
+                                    "the initial value of `{}`",
+                                    model.states[*k as usize].name
+                                ),
+                            )
+                        })?;
+                    cols[b].set(i as usize, v);
+                }
+            }
+            columns.push(cols);
+        }
+        let recorders = Recorders::new(compiled)?;
+        let mut sim = Simulation {
+            compiled,
+            columns,
+            recorders,
+            spike_counts: vec![0; compiled.populations.len()],
+            steps_done: 0,
+            stopped: false,
+        };
+        sim.sample(0);
+        sim.check_finite(0)?;
+        Ok(sim)
+    }
+
+    /// The total number of neurons.
+    pub fn neurons(&self) -> u64 {
+        self.compiled
+            .populations
+            .iter()
+            .map(|p| u64::from(p.size))
+            .sum()
+    }
+
+    /// All spikes emitted so far.
+    pub fn total_spikes(&self) -> u64 {
+        self.spike_counts.iter().sum()
+    }
+
+    /// The model time reached (ms).
+    pub fn t_reached_ms(&self) -> f64 {
+        self.steps_done as f64 * self.compiled.dt_ms
+    }
+
+    /// Runs every step. Step `n` advances from `t_n = n·dt` to `t_{n+1}`;
+    /// continuous inputs stay zero (there are no synapses yet); spikes are
+    /// stamped `t_{n+1}`; recorders sample after the step. A NaN or
+    /// infinite state stops the run with [`RunError::NonFinite`]; what was
+    /// recorded until then is kept.
+    pub fn run(&mut self) -> Result<(), RunError> {
+        let steps = self.compiled.steps();
+        let mut spiked = Vec::new();
+        let mut source_cursor = vec![0usize; self.compiled.populations.len()];
+        while self.steps_done < steps {
+            let n = self.steps_done;
+            for (p_index, p) in self.compiled.populations.iter().enumerate() {
+                spiked.clear();
+                match &p.kind {
+                    CompiledKind::Neuron { kernel, .. } => {
+                        let Some(kernel) = kernel else { continue };
+                        let ctx = context(self.compiled, p_index, n);
+                        kernel.step(
+                            &ctx,
+                            &mut self.columns[p_index],
+                            0,
+                            p.size as usize,
+                            &mut spiked,
+                        );
+                    }
+                    CompiledKind::Source { spikes } => {
+                        let cursor = &mut source_cursor[p_index];
+                        while let Some(&(step, neuron)) = spikes.get(*cursor) {
+                            if step > n {
+                                break;
+                            }
+                            if step == n {
+                                spiked.push(neuron);
+                            }
+                            *cursor += 1;
+                        }
+                    }
+                }
+                self.record_spikes(p_index, n, &spiked);
+            }
+            self.steps_done = n + 1;
+            self.sample(n + 1);
+            if let Err(e) = self.check_finite(n + 1) {
+                self.stopped = true;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
+        self.spike_counts[population] += spiked.len() as u64;
+        let r = &mut self.recorders;
+        if let Some(mask) = &r.spike_mask[population] {
+            for &j in spiked {
+                if mask.get(j as usize).copied().unwrap_or(false) {
+                    // Stamped at the end of the step.
+                    r.spikes[population].push((step + 1, j));
+                }
+            }
+        }
+        for rate in r.rates.iter_mut().filter(|x| x.population == population) {
+            let count = spiked
+                .iter()
+                .filter(|j| (rate.start..rate.end).contains(j))
+                .count() as u64;
+            if let Some(bin) = rate.counts.get_mut((step / rate.every_steps) as usize) {
+                *bin += count;
+            }
+        }
+    }
+
+    /// Samples the traces due at the step boundary `boundary` (time
+    /// `boundary · dt`).
+    fn sample(&mut self, boundary: u64) {
+        let t = boundary as f64 * self.compiled.dt_ms;
+        for trace in &mut self.recorders.traces {
+            if !boundary.is_multiple_of(trace.every_steps) {
+                continue;
+            }
+            let cols = &mut self.columns[trace.population];
+            trace.times_ms.push(t);
+            match trace.source {
+                TraceSource::Column(b) => {
+                    for &i in &trace.neurons {
+                        trace
+                            .values
+                            .push(cols[b].get(i as usize) / trace.unit_factor);
+                    }
+                }
+                TraceSource::Observable(h) => {
+                    let CompiledKind::Neuron { ir, verified, .. } =
+                        &self.compiled.populations[trace.population].kind
+                    else {
+                        continue;
+                    };
+                    let interp = Interpreter::new(ir, verified);
+                    let ctx = StepContext {
+                        t,
+                        ..context(self.compiled, trace.population, boundary)
+                    };
+                    for &i in &trace.neurons {
+                        trace
+                            .values
+                            .push(interp.observe(h, cols, i as usize, &ctx) / trace.unit_factor);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks every state variable of every neuron for NaN and infinity.
+    fn check_finite(&self, boundary: u64) -> Result<(), RunError> {
+        for (p_index, p) in self.compiled.populations.iter().enumerate() {
+            let CompiledKind::Neuron { ir, verified, .. } = &p.kind else {
+                continue;
+            };
+            for (k, state) in ir.states.iter().enumerate() {
+                let Some(b) = verified.binding(Place::State(k as u32)) else {
+                    continue;
+                };
+                let bad = match &self.columns[p_index][b] {
+                    ColumnData::F64(v) => v.iter().position(|x| !x.is_finite()),
+                    ColumnData::F32(v) => v.iter().position(|x| !x.is_finite()),
+                    ColumnData::I32(_) => None,
+                };
+                if let Some(i) = bad {
+                    return Err(RunError::NonFinite {
+                        population: p.name.clone(),
+                        neuron: i as u32,
+                        variable: state.name.clone(),
+                        value: self.columns[p_index][b].get(i),
+                        time_ms: boundary as f64 * self.compiled.dt_ms,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The step context of population `p` at step `n`.
+fn context(c: &CompiledNetwork, p: usize, n: u64) -> StepContext {
+    StepContext {
+        t: n as f64 * c.dt_ms,
+        dt: c.dt_ms,
+        step: n,
+        seed: c.seed,
+        population: p as u32,
+    }
+}

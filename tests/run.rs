@@ -1,0 +1,488 @@
+//! Integration tests of `nmlc run` and `nmlc ir`: result files and their
+//! formats, settings from the file and the command line, exit codes, and a
+//! simulation held to its analytic answer.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `nmlc` with `args` from the repository root.
+fn nmlc(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_nmlc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("nmlc runs");
+    let r = Run {
+        code: out.status.code().expect("nmlc exits with a code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("internal error"),
+        "nmlc {args:?} crashed:\n{}",
+        r.stderr
+    );
+    r
+}
+
+/// An empty scratch folder for one test (what a previous run left is removed).
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("run")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the scratch folder");
+    dir
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("scratch paths are UTF-8")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
+}
+
+/// `(population, neuron, time_ms)` rows of `spikes.csv`, after checking the header.
+fn spikes(dir: &Path) -> Vec<(String, u32, f64)> {
+    let table = read(&dir.join("spikes.csv"));
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), Some("population,neuron,time_ms"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 3, "{l}");
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Runs examples/lif_analytic.nml with `backend`; `None` if the backend is
+/// not available on this build (reported, not failed).
+fn run_lif(backend: &str, extra: &[&str]) -> Option<PathBuf> {
+    let dir = scratch(&format!(
+        "lif_{backend}_{}",
+        extra.join("_").replace(['-', ' '], "")
+    ));
+    let out = dir.join("out");
+    let mut args = vec![
+        "run",
+        "examples/lif_analytic.nml",
+        "-o",
+        text(&out),
+        "--backend",
+        backend,
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let r = nmlc(&args);
+    if backend == "jit" && r.code == 3 {
+        eprintln!("skipping the jit backend: {}", r.stderr.trim());
+        return None;
+    }
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    Some(out)
+}
+
+/// The analytic number of spikes of examples/lif_analytic.nml in `duration_ms`.
+///
+/// From V_reset = E_L, V relaxes towards E_L + R·I and reaches V_th after
+/// tau_m·ln(R·I / (R·I − (V_th − E_L))); the first spike comes after that
+/// time, every later one after t_ref more. nmlc stamps a spike at the end of
+/// the step in which V crosses V_th, so each simulated interval is the
+/// analytic one rounded up to the grid (at most dt longer). Over
+/// duration/ISI ≈ 63 intervals the lag stays below 63·dt = 6.3 ms, less
+/// than one interval (15.9 ms), so the count may differ by at most one.
+fn analytic_spikes(duration_ms: f64) -> f64 {
+    let (tau_m, c_m, e_l, v_th, t_ref, i_e): (f64, f64, f64, f64, f64, f64) =
+        (10.0, 250.0, -65.0, -50.0, 2.0, 500.0);
+    let ri = i_e * tau_m / c_m; // mV (pA · ms / pF)
+    let rise = tau_m * (ri / (ri - (v_th - e_l))).ln();
+    let isi = t_ref + rise;
+    ((duration_ms - rise) / isi).floor() + 1.0
+}
+
+fn check_lif_results(out: &Path, backend: &str) {
+    for f in ["spikes.csv", "summary.json", "trace_P_V_m.csv"] {
+        assert!(out.join(f).is_file(), "{f} is written");
+    }
+    let s = summary(out);
+    for key in [
+        "network",
+        "backend",
+        "dt_ms",
+        "duration_ms",
+        "seed",
+        "populations",
+        "timing_s",
+    ] {
+        assert!(s.get(key).is_some(), "summary.json has `{key}`: {s}");
+    }
+    for key in ["compile", "build", "simulate"] {
+        assert!(s["timing_s"][key].is_number(), "timing_s.{key}");
+    }
+    assert_eq!(s["network"], "LIFAnalytic");
+    assert_eq!(s["backend"], backend);
+    let p = &s["populations"]["P"];
+    assert_eq!(p["size"], 1);
+    let rows = spikes(out);
+    assert!(
+        rows.windows(2).all(|w| w[0].2 <= w[1].2),
+        "spikes.csv is in time order"
+    );
+    assert_eq!(p["spikes"].as_u64().unwrap(), rows.len() as u64);
+    let expected = analytic_spikes(1000.0);
+    assert!(
+        (rows.len() as f64 - expected).abs() <= 1.0,
+        "{} spikes, analytic {expected}",
+        rows.len()
+    );
+    // The first crossing is at 13.863 ms, in the step ending at 13.9 ms.
+    assert!(
+        (rows[0].2 - 13.9).abs() < 1e-9,
+        "first spike at {}",
+        rows[0].2
+    );
+    assert!(p["rate_hz"].as_f64().unwrap() > 60.0);
+
+    let trace = read(&out.join("trace_P_V_m.csv"));
+    let mut lines = trace.lines();
+    assert_eq!(lines.next(), Some("time_ms,0 [mV]"));
+    assert_eq!(
+        lines.next(),
+        Some("0.0,-65.0"),
+        "the initial state at t = 0"
+    );
+    assert_eq!(
+        trace.lines().count(),
+        1 + 10001,
+        "t = 0 and after each of 10000 steps"
+    );
+}
+
+#[test]
+fn lif_analytic_matches_the_interspike_interval_on_every_backend() {
+    for backend in ["interp", "jit"] {
+        if let Some(out) = run_lif(backend, &[]) {
+            check_lif_results(&out, backend);
+        }
+    }
+}
+
+#[test]
+fn command_line_settings_replace_the_files() {
+    let out = run_lif(
+        "interp",
+        &["--dt", "0.05ms", "--duration", "0.5 s", "--seed", "7"],
+    )
+    .unwrap();
+    let s = summary(&out);
+    assert_eq!(s["dt_ms"], 0.05);
+    assert_eq!(s["duration_ms"], 500.0);
+    assert_eq!(s["seed"], 7);
+    let n = spikes(&out).len() as f64;
+    assert!((n - analytic_spikes(500.0)).abs() <= 1.0, "{n} spikes");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let dir = scratch("bad_flags");
+    let out = dir.join("out");
+    for bad in [
+        &["--dt", "5mV"][..],
+        &["--dt", "fast"],
+        &["--duration", "1000"],
+        &["--dt", "0.1 mz"],
+        &["--backend", "gpu"],
+        &["--format", "xml"],
+        &["--network", "NoSuchNetwork"],
+        &["--set", "g=4"],
+    ] {
+        let mut args = vec!["run", "examples/lif_analytic.nml", "-o", text(&out)];
+        args.extend_from_slice(bad);
+        let r = nmlc(&args);
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(!r.stderr.trim().is_empty(), "{bad:?} says why");
+    }
+    let r = nmlc(&[
+        "run",
+        "examples/lif_analytic.nml",
+        "-o",
+        text(&out),
+        "--dt",
+        "5mV",
+    ]);
+    assert!(
+        r.stderr.contains("--dt") && r.stderr.contains("time"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_folder_with_files_needs_overwrite() {
+    let dir = scratch("overwrite");
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let r = nmlc(&["run", "-q", "examples/lif_analytic.nml", "-o", text(&dir)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--overwrite"), "{}", r.stderr);
+    let r = nmlc(&[
+        "run",
+        "-q",
+        "examples/lif_analytic.nml",
+        "-o",
+        text(&dir),
+        "--overwrite",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(read(&dir.join("notes.txt")), "mine");
+}
+
+#[test]
+fn networks_with_projections_are_refused() {
+    let dir = scratch("projections");
+    let r = nmlc(&["run", "examples/cuba.nml", "-o", text(&dir.join("out"))]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("projections are not supported by this version of nmlc yet"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn ir_shows_the_solver() {
+    let r = nmlc(&["ir", "examples/lif_analytic.nml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("solver exact"), "{}", r.stdout);
+    assert!(r.stdout.contains("step:"), "{}", r.stdout);
+    let r = nmlc(&["ir", "--format", "json", "examples/lif_analytic.nml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(v[0]["population"], "P");
+    assert_eq!(v[0]["ir"]["solver"]["kind"], "exact");
+}
+
+#[test]
+fn check_explain_names_each_models_solver() {
+    let r = nmlc(&["check", "--explain", "examples/lif_analytic.nml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("LIF: solver exact:"), "{}", r.stdout);
+}
+
+#[test]
+fn npz_holds_the_documented_arrays() {
+    let dir = scratch("npz");
+    let out = dir.join("out");
+    let r = nmlc(&[
+        "run",
+        "-q",
+        "examples/lif_analytic.nml",
+        "-o",
+        text(&out),
+        "--format",
+        "npz",
+        "--backend",
+        "interp",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bytes = std::fs::read(out.join("results.npz")).expect("results.npz");
+    assert_eq!(&bytes[..4], b"PK\x03\x04", "a zip archive");
+    for name in [
+        "P_times_ms.npy",
+        "P_neurons.npy",
+        "P_V_m.npy",
+        "P_V_m_time_ms.npy",
+        "P_V_m_neurons.npy",
+    ] {
+        assert!(
+            bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+            "{name} in the archive"
+        );
+    }
+    assert!(out.join("summary.json").is_file());
+    assert!(!out.join("spikes.csv").exists());
+}
+
+const FEATURES: &str = r#"
+import stdlib.neurons.lif
+
+network Features {
+    parameters { I0: pA = 400 pA }
+    duration = 50 ms
+    P = LIF(10) {
+        I_e = I0 + 20 pA * i
+        E_L = normal(-70 mV, 1 mV)
+        V_m = uniform(-70 mV, -60 mV)
+    }
+    S = SpikeSource(3) { times = [0 ms, 10 ms, 10.05 ms, 20 ms, 250 ms]  neurons = [0, 1, 2, 1, 0] }
+    record spikes of S
+    record spikes of P[5:10]
+    record rate of P every 10 ms
+    record V_m of P[2:4] every 1 ms
+    record V_m of P[7] every 1 ms
+}
+"#;
+
+#[test]
+fn sources_slices_rates_and_intervals() {
+    let dir = scratch("features");
+    let file = dir.join("features.nml");
+    std::fs::write(&file, FEATURES).unwrap();
+    let out = dir.join("out");
+    let r = nmlc(&[
+        "run",
+        "-q",
+        text(&file),
+        "-o",
+        text(&out),
+        "--backend",
+        "interp",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let rows = spikes(&out);
+    let source: Vec<(u32, f64)> = rows
+        .iter()
+        .filter(|r| r.0 == "S")
+        .map(|r| (r.1, r.2))
+        .collect();
+    // A time on the grid keeps its value, 0 ms goes to the first step, an
+    // off-grid time to the end of its step; 250 ms is after the run.
+    let expected = [(0, 0.1), (1, 10.0), (2, 10.1), (1, 20.0)];
+    assert_eq!(source.len(), expected.len(), "{source:?}");
+    for ((j, t), (ej, et)) in source.iter().zip(expected) {
+        assert_eq!(*j, ej);
+        assert!((t - et).abs() < 1e-9, "{t} vs {et}");
+    }
+    assert!(
+        rows.iter().filter(|r| r.0 == "P").all(|r| r.1 >= 5),
+        "only P[5:10] is recorded"
+    );
+
+    let rate = read(&out.join("rate_P.csv"));
+    let lines: Vec<&str> = rate.lines().collect();
+    assert_eq!(lines[0], "time_ms,rate_hz");
+    assert_eq!(lines.len(), 1 + 5, "five 10 ms bins in 50 ms");
+    assert!(lines[1].starts_with("0.0,"));
+
+    let trace = read(&out.join("trace_P_V_m.csv"));
+    assert_eq!(
+        trace.lines().next(),
+        Some("time_ms,2 [mV],3 [mV],7 [mV]"),
+        "merged recorders"
+    );
+    assert_eq!(trace.lines().count(), 1 + 51, "t = 0 and every 1 ms");
+
+    let s = summary(&out);
+    assert_eq!(s["populations"]["S"]["spikes"], 4);
+    assert_eq!(s["populations"]["P"]["size"], 10);
+
+    // The same seed gives the same run.
+    let again = dir.join("again");
+    let r = nmlc(&[
+        "run",
+        "-q",
+        text(&file),
+        "-o",
+        text(&again),
+        "--backend",
+        "interp",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        read(&out.join("spikes.csv")),
+        read(&again.join("spikes.csv"))
+    );
+    assert_eq!(
+        read(&out.join("trace_P_V_m.csv")),
+        read(&again.join("trace_P_V_m.csv"))
+    );
+}
+
+#[test]
+fn an_interval_off_the_grid_is_a_model_error() {
+    let dir = scratch("every");
+    let file = dir.join("every.nml");
+    std::fs::write(
+        &file,
+        FEATURES.replace(
+            "every 1 ms\n    record V_m of P[7]",
+            "every 0.25 ms\n    record V_m of P[7]",
+        ),
+    )
+    .unwrap();
+    let r = nmlc(&[
+        "run",
+        "-q",
+        text(&file),
+        "-o",
+        text(&dir.join("out")),
+        "--dt",
+        "0.1ms",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("multiple of the time step"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_state_that_blows_up_stops_the_run() {
+    let dir = scratch("blowup");
+    let file = dir.join("blowup.nml");
+    std::fs::write(
+        &file,
+        r#"
+neuron Runaway {
+    parameters { tau: ms = 1 ms }
+    state { x = 1 }
+    equations { x' = x * x / tau }
+    solver euler
+}
+network Blowup {
+    duration = 100 ms
+    P = Runaway(2)
+    record x of P
+}
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let r = nmlc(&[
+        "run",
+        "-q",
+        text(&file),
+        "-o",
+        text(&out),
+        "--backend",
+        "interp",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for part in ["`x`", "neuron 0", "population `P`", "t = "] {
+        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
+    }
+    assert_eq!(
+        summary(&out)["interrupted"],
+        true,
+        "the results up to the stop are written"
+    );
+}
