@@ -13,8 +13,13 @@ fn every_stdlib_neuron_compiles_and_runs() {
     assert!(!c.has_errors());
     for model in &c.program.neurons {
         let spec = PopulationSpec::defaults(model, "P", 0.1);
-        let (ir, info) = compile_neuron(model, &spec).unwrap_or_else(|d| panic!("{}: {d:?}", model.name));
-        let mut cols: Vec<ColumnData> = ir.columns().iter().map(|c| ColumnData::zeros(c.ty, 3)).collect();
+        let (ir, info) =
+            compile_neuron(model, &spec).unwrap_or_else(|d| panic!("{}: {d:?}", model.name));
+        let mut cols: Vec<ColumnData> = ir
+            .columns()
+            .iter()
+            .map(|c| ColumnData::zeros(c.ty, 3))
+            .collect();
         let interp = Interpreter::new(&ir, &info);
         let mut ctx = StepContext {
             t: 0.0,
@@ -32,10 +37,22 @@ fn every_stdlib_neuron_compiles_and_runs() {
         }
         for (col, data) in ir.columns().iter().zip(&cols) {
             for i in 0..3 {
-                assert!(data.get(i).is_finite(), "{}: {} of neuron {i} is {}", model.name, col.name, data.get(i));
+                assert!(
+                    data.get(i).is_finite(),
+                    "{}: {} of neuron {i} is {}",
+                    model.name,
+                    col.name,
+                    data.get(i)
+                );
             }
         }
-        println!("{}: solver {:?} ({}), {} spikes", model.name, ir.solver.kind, ir.solver.reason, spikes.len());
+        println!(
+            "{}: solver {:?} ({}), {} spikes",
+            model.name,
+            ir.solver.kind,
+            ir.solver.reason,
+            spikes.len()
+        );
     }
 }
 

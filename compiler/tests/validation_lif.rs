@@ -16,7 +16,7 @@ use nmlc_compiler::abi::{ColumnData, StepContext};
 use nmlc_compiler::check::eval_constant;
 use nmlc_compiler::ir::interp::Interpreter;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
-use nmlc_compiler::ir::{compile_neuron, Place};
+use nmlc_compiler::ir::{Place, compile_neuron};
 use nmlc_compiler::model::{PopulationKind, SolverKind};
 
 struct Run {
@@ -25,7 +25,10 @@ struct Run {
 }
 
 fn simulate() -> Run {
-    let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lif_analytic.nml"));
+    let path = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/lif_analytic.nml"
+    ));
     let c = nmlc_compiler::compile_paths(&[path], &nmlc_compiler::loader::DiskReader);
     assert!(!c.has_errors(), "{:?}", c.diagnostics);
     let net = &c.program.networks[0];
@@ -36,11 +39,16 @@ fn simulate() -> Run {
     let model = &c.program.neurons[m as usize];
     let mut spec = PopulationSpec::defaults(model, "P", 0.1);
     for (k, value) in &pop.params {
-        spec.params[*k as usize] = ParamSpec::Constant(eval_constant(value, &[]).expect("constant"));
+        spec.params[*k as usize] =
+            ParamSpec::Constant(eval_constant(value, &[]).expect("constant"));
     }
     let (ir, info) = compile_neuron(model, &spec).expect("compiles");
     assert_eq!(ir.solver.kind, SolverKind::Exact, "{}", ir.solver.reason);
-    let mut cols: Vec<ColumnData> = ir.columns().iter().map(|col| ColumnData::zeros(col.ty, 1)).collect();
+    let mut cols: Vec<ColumnData> = ir
+        .columns()
+        .iter()
+        .map(|col| ColumnData::zeros(col.ty, 1))
+        .collect();
     let interp = Interpreter::new(&ir, &info);
     let mut ctx = StepContext {
         t: 0.0,
@@ -74,11 +82,23 @@ const E_L: f64 = -65.0;
 fn interspike_interval_matches_the_closed_form_within_one_dt() {
     let run = simulate();
     let isi = 2.0 + TAU * (RI / (RI - 15.0)).ln();
-    assert_eq!(run.spikes.len(), 63, "{:?}", &run.spikes[..5.min(run.spikes.len())]);
-    assert!((run.spikes[0] - (isi - 2.0)).abs() <= 0.1 + 1e-9, "first spike {}", run.spikes[0]);
+    assert_eq!(
+        run.spikes.len(),
+        63,
+        "{:?}",
+        &run.spikes[..5.min(run.spikes.len())]
+    );
+    assert!(
+        (run.spikes[0] - (isi - 2.0)).abs() <= 0.1 + 1e-9,
+        "first spike {}",
+        run.spikes[0]
+    );
     for w in run.spikes.windows(2) {
         let observed = w[1] - w[0];
-        assert!((observed - isi).abs() <= 0.1 + 1e-9, "interval {observed} vs {isi}");
+        assert!(
+            (observed - isi).abs() <= 0.1 + 1e-9,
+            "interval {observed} vs {isi}"
+        );
     }
 }
 
@@ -89,7 +109,10 @@ fn subthreshold_trace_matches_the_closed_form() {
     for (n, v) in run.trace.iter().enumerate().take(first_spike_step) {
         let t = n as f64 * 0.1;
         let exact = E_L + RI * (1.0 - (-t / TAU).exp());
-        assert!(((v - exact) / exact).abs() < 1e-9, "t = {t}: {v} vs {exact}");
+        assert!(
+            ((v - exact) / exact).abs() < 1e-9,
+            "t = {t}: {v} vs {exact}"
+        );
     }
     // After each reset the trajectory starts again from V_reset once the
     // refractory period is over.
@@ -98,7 +121,10 @@ fn subthreshold_trace_matches_the_closed_form() {
     for (k, v) in run.trace[restart..second].iter().enumerate() {
         let t = k as f64 * 0.1;
         let exact = E_L + RI * (1.0 - (-t / TAU).exp());
-        assert!(((v - exact) / exact).abs() < 1e-9, "after reset, t = {t}: {v} vs {exact}");
+        assert!(
+            ((v - exact) / exact).abs() < 1e-9,
+            "after reset, t = {t}: {v} vs {exact}"
+        );
     }
     // While refractory the membrane is clamped at V_reset.
     for v in &run.trace[first_spike_step..restart] {

@@ -1,7 +1,7 @@
 //! Evaluating expressions that are fixed before a run (sizes, slice bounds,
 //! settings) from network parameter values.
 
-use crate::model::{BinaryOp, Expr, ExprKind, MathFn, UnaryOp, Var};
+use crate::model::{BinaryOp, Expr, ExprKind, UnaryOp, Var};
 
 /// The value of an expression made of constants, network parameters
 /// (`params[k]`) and arithmetic; `None` if it depends on anything else.
@@ -24,23 +24,41 @@ pub fn eval_constant(e: &Expr, params: &[f64]) -> Option<f64> {
         }
         ExprKind::Math(m, xs) => {
             let v: Option<Vec<f64>> = xs.iter().map(|x| eval_constant(x, params)).collect();
-            let v = v?;
-            match (m, v.as_slice()) {
-                (MathFn::Exp, [x]) => x.exp(),
-                (MathFn::Log, [x]) => x.ln(),
-                (MathFn::Log10, [x]) => x.log10(),
-                (MathFn::Log2, [x]) => x.log2(),
-                (MathFn::Sqrt, [x]) => x.sqrt(),
-                (MathFn::Abs, [x]) => x.abs(),
-                (MathFn::Floor, [x]) => x.floor(),
-                (MathFn::Ceil, [x]) => x.ceil(),
-                (MathFn::Round, [x]) => x.round(),
-                (MathFn::Min, [a, b]) => a.min(*b),
-                (MathFn::Max, [a, b]) => a.max(*b),
-                (MathFn::Pow, [a, b]) => a.powf(*b),
-                _ => return None,
+            crate::ir::interp::math(*m, &v?)
+        }
+        ExprKind::If(c, a, b) => {
+            if eval_condition(c, params)? {
+                eval_constant(a, params)?
+            } else {
+                eval_constant(b, params)?
             }
         }
+        _ => return None,
+    })
+}
+
+/// The value of a constant condition (comparisons of constants, `and`,
+/// `or`, `not`).
+pub fn eval_condition(e: &Expr, params: &[f64]) -> Option<bool> {
+    Some(match &e.kind {
+        ExprKind::Bool(b) => *b,
+        ExprKind::Unary(UnaryOp::Not, x) => !eval_condition(x, params)?,
+        ExprKind::Binary(op, a, b) => match op {
+            BinaryOp::And => eval_condition(a, params)? && eval_condition(b, params)?,
+            BinaryOp::Or => eval_condition(a, params)? || eval_condition(b, params)?,
+            _ => {
+                let (a, b) = (eval_constant(a, params)?, eval_constant(b, params)?);
+                match op {
+                    BinaryOp::Lt => a < b,
+                    BinaryOp::Le => a <= b,
+                    BinaryOp::Gt => a > b,
+                    BinaryOp::Ge => a >= b,
+                    BinaryOp::Eq => a == b,
+                    BinaryOp::Ne => a != b,
+                    _ => return None,
+                }
+            }
+        },
         _ => return None,
     })
 }

@@ -159,6 +159,7 @@ impl<'m> Lowerer<'m> {
             init: Block::default(),
             step: Block::default(),
             odes: Vec::new(),
+            substep_event: None,
         };
         Lowerer {
             model,
@@ -280,19 +281,13 @@ impl<'m> Lowerer<'m> {
             let condition = self.expr(&rule.condition);
             let allowed = match refractory_flag {
                 Some(flag) => {
-                    let not = self
-                        .ir
-                        .add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
-                    self.ir.add(
-                        Expr::Binary(BinaryOp::And, not, condition),
-                        Type::Bool,
-                        span,
-                    )
+                    let not = self.ir.add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
+                    self.ir.add(Expr::Binary(BinaryOp::And, not, condition), Type::Bool, span)
                 }
                 None => condition,
             };
-            let mut body = vec![Stmt::Spike];
-            body.extend(self.stmts(&rule.reset, rule.span));
+            // The reset: the model's statements, then refractoriness starts.
+            let mut reset = self.stmts(&rule.reset, rule.span);
             if let Some(r) = &model.refractory {
                 let steps = match &r.period {
                     RefractoryPeriod::Duration(d) => {
@@ -303,9 +298,25 @@ impl<'m> Lowerer<'m> {
                     }
                     RefractoryPeriod::When(_) => self.ir.add(Expr::Int(1), Type::I32, span),
                 };
-                body.push(Stmt::Store(Place::Refractory, steps));
+                reset.push(Stmt::Store(Place::Refractory, steps));
             }
-            step.push(Stmt::If(allowed, Block(body), Block::default()));
+            // An adaptive solver may find the crossing inside the step and
+            // reset there (see `SubstepEvent`); `spiked` remembers it.
+            let spiked = self.ir.new_local(Type::Bool);
+            let no = self.ir.add(Expr::Bool(false), Type::Bool, span);
+            let yes = self.ir.add(Expr::Bool(true), Type::Bool, span);
+            step.insert(0, Stmt::Store(Place::Local(spiked), no));
+            let mut in_step = reset.clone();
+            in_step.push(Stmt::Store(Place::Local(spiked), yes));
+            self.ir.substep_event = Some(SubstepEvent {
+                condition: allowed,
+                body: Block(in_step),
+            });
+            let spiked_v = self.ir.add(Expr::Load(Place::Local(spiked)), Type::Bool, span);
+            let fire = self.ir.add(Expr::Binary(BinaryOp::Or, allowed, spiked_v), Type::Bool, span);
+            let not_yet = self.ir.add(Expr::Unary(UnaryOp::Not, spiked_v), Type::Bool, span);
+            let body = vec![Stmt::Spike, Stmt::If(not_yet, Block(reset), Block::default())];
+            step.push(Stmt::If(fire, Block(body), Block::default()));
         }
         for event in &model.events {
             let condition = self.expr(&event.condition);
@@ -440,13 +451,18 @@ impl<'m> Lowerer<'m> {
                         self.ir.local_types[local as usize],
                     )
                 }
-                other => unreachable!("not a neuron variable: {other:?}"),
+                // Network values reach the lowerer only through parameters
+                // given as expressions of `t`, with network parameters
+                // already replaced by their values; anything else is a bug
+                // in the caller, reported as a zero rather than a crash.
+                _ => (Expr::Real(0.0), real),
             },
             ExprKind::Builtin(b) => match b {
                 Builtin::Time => (Expr::Time, real),
                 Builtin::Dt => (Expr::Dt, real),
                 Builtin::Index => (Expr::Index, real),
-                other => unreachable!("not available in neurons: {other:?}"),
+                // `j` and `N` are network values (see above).
+                _ => (Expr::Real(0.0), real),
             },
             ExprKind::Unary(op, x) => {
                 let x = self.expr(x);

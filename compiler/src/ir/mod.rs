@@ -398,6 +398,22 @@ pub struct NeuronIr {
     pub step: Block,
     /// Equations not yet integrated (empty after the solver pass).
     pub odes: Vec<Ode>,
+    /// The threshold test and reset, for solvers that take sub-steps.
+    pub substep_event: Option<SubstepEvent>,
+}
+
+/// What an adaptive solver does when the threshold is crossed inside a
+/// step, as NEST's GSL-based models do: after an accepted sub-step where
+/// `condition` holds it runs `body` (the reset, the start of
+/// refractoriness, and marking the step as spiked) and goes on integrating
+/// the rest of the step from the reset state, unless the neuron is now
+/// refractory. The spike itself is emitted at the end of the step.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubstepEvent {
+    /// Threshold crossed and not refractory.
+    pub condition: Handle<Expr>,
+    /// Reset, refractoriness, and the `spiked` flag.
+    pub body: Block,
 }
 
 /// The solver of a model and the reason it was chosen.

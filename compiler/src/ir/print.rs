@@ -11,7 +11,12 @@ pub fn print(ir: &NeuronIr) -> String {
         "population {} (neuron {}), precision {:?}, dt = {} ms",
         ir.population, ir.model, ir.precision, ir.dt
     );
-    let _ = writeln!(out, "solver {:?}: {}", ir.solver.kind, ir.solver.reason);
+    let _ = writeln!(
+        out,
+        "solver {}: {}",
+        crate::solvers::solver_name(ir.solver.kind),
+        ir.solver.reason
+    );
     let _ = writeln!(out, "columns:");
     for (i, c) in ir.columns().iter().enumerate() {
         let _ = writeln!(out, "  [{i}] {} {:?} {:?}", c.name, c.place, c.ty);

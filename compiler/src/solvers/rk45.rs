@@ -5,8 +5,12 @@
 //! error control needs: a sub-step of size `h` is accepted when
 //! `max_i |y5_i − y4_i| / (atol + rtol · max(|x_i|, |y5_i|)) ≤ 1`, and `h`
 //! is rescaled by `clip(0.9 · err^(-1/5), 0.2, 5)` either way (Hairer,
-//! Nørsett & Wanner, Solving ODEs I, II.4). The threshold is tested at the
-//! end of the full step, like every other solver.
+//! Nørsett & Wanner, Solving ODEs I, II.4). After each accepted sub-step the
+//! spike condition is tested; when it holds the reset runs right there and
+//! integration goes on from the reset state (see
+//! [`crate::ir::SubstepEvent`]), as NEST's GSL-based AdEx does, so the
+//! membrane never runs away. The spike is stamped at the end of the step,
+//! like every other solver's.
 
 use super::rk::{combine, stages};
 use crate::ir::*;
@@ -159,6 +163,20 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
     accepted.push(Stmt::Store(Place::Local(t_cur), t_next));
     let rem_next = ir.add(Expr::Binary(BinaryOp::Sub, rem_v, h_v), real, span);
     accepted.push(Stmt::Store(Place::Local(rem), rem_next));
+    // A threshold crossing inside the step resets there (AdEx's exponential
+    // would otherwise run away over the rest of the step); a neuron that is
+    // refractory after the reset stops integrating for this step.
+    if let Some(event) = ir.substep_event.clone() {
+        let mut body = event.body.0;
+        if ir.refractory {
+            let counter = ir.add(Expr::Load(Place::Refractory), Type::I32, span);
+            let none = ir.add(Expr::Int(0), Type::I32, span);
+            let refractory = ir.add(Expr::Binary(BinaryOp::Gt, counter, none), Type::Bool, span);
+            let zero = ir.real_const(0.0, span);
+            body.push(Stmt::If(refractory, Block(vec![Stmt::Store(Place::Local(rem), zero)]), Block::default()));
+        }
+        accepted.push(Stmt::If(event.condition, Block(body), Block::default()));
+    }
     body.push(Stmt::If(accept, Block(accepted), Block::default()));
 
     // New step size.

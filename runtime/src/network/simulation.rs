@@ -234,7 +234,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
     /// Samples the traces due at the step boundary `boundary` (time
     /// `boundary · dt`).
     fn sample(&mut self, boundary: u64) {
-        let t = boundary as f64 * self.compiled.dt_ms;
+        let t = crate::output::grid_time(boundary, self.compiled.dt_ms);
         for trace in &mut self.recorders.traces {
             if !boundary.is_multiple_of(trace.every_steps) {
                 continue;
@@ -291,7 +291,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                         neuron: i as u32,
                         variable: state.name.clone(),
                         value: self.columns[p_index][b].get(i),
-                        time_ms: boundary as f64 * self.compiled.dt_ms,
+                        time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
                     });
                 }
             }

@@ -134,7 +134,7 @@ impl Simulation<'_, '_> {
                     }
                     let steps = rate.every_steps.min(self.steps_done - first);
                     let width_s = steps as f64 * c.dt_ms / 1000.0;
-                    times.push(first as f64 * c.dt_ms);
+                    times.push(crate::output::grid_time(first, c.dt_ms));
                     hz.push(if neurons > 0.0 {
                         count as f64 / (neurons * width_s)
                     } else {
@@ -168,7 +168,7 @@ impl Simulation<'_, '_> {
                         (
                             s.spikes
                                 .iter()
-                                .map(|(step, _)| *step as f64 * c.dt_ms)
+                                .map(|(step, _)| crate::output::grid_time(*step, c.dt_ms))
                                 .collect(),
                             s.spikes.iter().map(|(_, j)| *j).collect(),
                         )

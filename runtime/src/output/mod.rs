@@ -173,6 +173,18 @@ impl OutputDir {
     }
 }
 
+/// The time of step boundary `step` in ms: `step × dt`, with the last-bit
+/// error of the product removed (`671 × 0.1` is 67.10000000000001 in
+/// floating point; grid times are short decimals, so the product is
+/// rounded to 12 significant digits and prints as `67.1`).
+pub fn grid_time(step: u64, dt_ms: f64) -> f64 {
+    let t = step as f64 * dt_ms;
+    if t == 0.0 || !t.is_finite() {
+        return t;
+    }
+    format!("{t:.11e}").parse().unwrap_or(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
