@@ -6,6 +6,8 @@
 //! ([`Backend::Interp`]) defines the semantics; the others are tested
 //! against it.
 
+pub mod cranelift;
+
 use crate::abi::{ColumnData, StepContext};
 use crate::ir::interp::Interpreter;
 use crate::ir::{NeuronIr, Verified};
@@ -91,8 +93,6 @@ pub fn compile_step(
 ) -> Result<Box<dyn StepKernel>, BackendError> {
     match backend {
         Backend::Interp => Ok(Box::new(InterpKernel::new(ir.clone(), info.clone()))),
-        Backend::Jit => Err(BackendError(
-            "the Cranelift backend is not built yet".into(),
-        )),
+        Backend::Jit => Ok(Box::new(cranelift::JitKernel::compile(ir, info)?)),
     }
 }

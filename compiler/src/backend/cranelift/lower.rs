@@ -1,0 +1,1098 @@
+//! Lowering the step kernel of a [`NeuronIr`] to one Cranelift function.
+//!
+//! See the parent module for how each IR construct maps to Cranelift. This
+//! file has the neuron loop ([`lower_step`]), statements (`Emitter::block`)
+//! and expressions (`Emitter::expr`), with the expression cache described
+//! there.
+
+use super::math::{self, Lowering};
+use crate::abi::StepContext;
+use crate::backend::BackendError;
+use crate::ir::{
+    BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
+    UnaryOp, Verified,
+};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use std::collections::HashMap;
+
+/// A lowered IR value with the kind the interpreter would give it.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    /// An `f64` (rounded to `f32` precision where the interpreter rounds).
+    Real(Value),
+    /// An `i32`.
+    Int(Value),
+    /// An `i8`, 0 or 1.
+    Bool(Value),
+}
+
+/// Builds the step function of `ir` into `func` (whose signature is set).
+pub(super) fn lower_step(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    ir: &NeuronIr,
+    info: &Verified,
+) -> Result<(), BackendError> {
+    let config = module.target_config();
+    let b = FunctionBuilder::new(func, fctx);
+    let mut e = Emitter::new(module, b, ir, info, config.pointer_type())?;
+    e.neuron_loop(ir);
+    let Emitter { mut b, .. } = e;
+    b.seal_all_blocks();
+    b.finalize(config);
+    Ok(())
+}
+
+/// Where a column lives while one neuron is processed.
+struct ColumnSlot {
+    place: Place,
+    /// Element type of the column.
+    ty: Type,
+    /// Its base pointer (loaded in the entry block).
+    base: Value,
+    /// Its value for the current neuron.
+    var: Variable,
+    /// Whether the step kernel writes it (then it is stored back).
+    written: bool,
+}
+
+/// Values of the [`StepContext`], loaded once in the entry block.
+struct ContextValues {
+    t: Value,
+    dt: Value,
+    step: Value,
+    seed: Value,
+    population: Value,
+}
+
+struct Emitter<'m, 'f> {
+    module: &'m mut JITModule,
+    b: FunctionBuilder<'f>,
+    ir: &'m NeuronIr,
+    single: bool,
+    pointer: types::Type,
+    /// Arguments of the function.
+    start: Value,
+    end: Value,
+    spikes: Value,
+    ctx: ContextValues,
+    /// Columns the step kernel uses, in binding order.
+    columns: Vec<ColumnSlot>,
+    /// The variable of each local.
+    locals: Vec<Variable>,
+    /// The neuron counter, spike flag and spike count.
+    neuron: Variable,
+    spiked: Variable,
+    count: Variable,
+    /// The current neuron's index as `i32` and `f64`, valid in the body.
+    index: Value,
+    /// Imported functions, by symbol.
+    imports: HashMap<&'static str, FuncRef>,
+    /// Lowered expressions whose values are still valid here.
+    cache: HashMap<Handle<Expr>, Val>,
+    /// The places each expression loads (transitively), as bit sets over
+    /// [`Emitter::place_bit`].
+    deps: Vec<Vec<u64>>,
+}
+
+impl<'m, 'f> Emitter<'m, 'f> {
+    fn new(
+        module: &'m mut JITModule,
+        mut b: FunctionBuilder<'f>,
+        ir: &'m NeuronIr,
+        info: &Verified,
+        pointer: types::Type,
+    ) -> Result<Emitter<'m, 'f>, BackendError> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (ctx_ptr, cols_ptr, start, end, spikes) =
+            (params[0], params[1], params[2], params[3], params[4]);
+        let flags = MemFlagsData::trusted().with_readonly();
+        let field = |b: &mut FunctionBuilder, ty, offset: usize| {
+            b.ins().load(ty, flags, ctx_ptr, offset as i32)
+        };
+        let single = ir.precision == Precision::F32;
+        let ctx = ContextValues {
+            t: field(&mut b, types::F64, std::mem::offset_of!(StepContext, t)),
+            dt: field(&mut b, types::F64, std::mem::offset_of!(StepContext, dt)),
+            step: field(&mut b, types::I64, std::mem::offset_of!(StepContext, step)),
+            seed: field(&mut b, types::I64, std::mem::offset_of!(StepContext, seed)),
+            population: field(
+                &mut b,
+                types::I32,
+                std::mem::offset_of!(StepContext, population),
+            ),
+        };
+        let ctx = ContextValues {
+            t: round_if(&mut b, single, ctx.t),
+            dt: round_if(&mut b, single, ctx.dt),
+            ..ctx
+        };
+
+        let (used, written) = used_places(ir);
+        let mut columns = Vec::new();
+        for (k, col) in ir.columns().iter().enumerate() {
+            if !used.contains(&col.place) {
+                continue;
+            }
+            let binding = info.binding(col.place).ok_or_else(|| {
+                BackendError(format!("verified IR: {:?} has no column", col.place))
+            })?;
+            let offset = i32::try_from(binding * pointer.bytes() as usize)
+                .map_err(|_| BackendError("too many columns".into()))?;
+            debug_assert_eq!(binding, k);
+            let base = b.ins().load(pointer, flags, cols_ptr, offset);
+            let var = b.declare_var(value_type(col.ty));
+            columns.push(ColumnSlot {
+                place: col.place,
+                ty: col.ty,
+                base,
+                var,
+                written: written.contains(&col.place),
+            });
+        }
+        let locals = ir
+            .local_types
+            .iter()
+            .map(|ty| b.declare_var(value_type(*ty)))
+            .collect();
+        let neuron = b.declare_var(types::I32);
+        let spiked = b.declare_var(types::I8);
+        let count = b.declare_var(types::I32);
+        let index = b.ins().iconst(types::I32, 0);
+        let deps = dependencies(ir, columns.len());
+        Ok(Emitter {
+            module,
+            b,
+            ir,
+            single,
+            pointer,
+            start,
+            end,
+            spikes,
+            ctx,
+            columns,
+            locals,
+            neuron,
+            spiked,
+            count,
+            index,
+            imports: HashMap::new(),
+            cache: HashMap::new(),
+            deps,
+        })
+    }
+
+    /// The loop over neurons `start..end` around the step block.
+    fn neuron_loop(&mut self, ir: &NeuronIr) {
+        let header = self.b.create_block();
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let zero = self.b.ins().iconst(types::I32, 0);
+        self.b.def_var(self.count, zero);
+        self.b.def_var(self.neuron, self.start);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(self.neuron);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, self.end);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+
+        self.b.switch_to_block(body);
+        self.index = self.b.use_var(self.neuron);
+        self.load_neuron();
+        self.cache.clear();
+        self.block(&ir.step);
+        self.store_neuron();
+        self.record_spike();
+        let next = self.b.ins().iadd_imm_s(self.index, 1);
+        self.b.def_var(self.neuron, next);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(exit);
+        let n = self.b.use_var(self.count);
+        self.b.ins().return_(&[n]);
+    }
+
+    /// Appends the neuron to the spike list without a branch: its index is
+    /// written at `spikes[count]` and `count` advances by the spike flag.
+    /// `count` is at most the number of neurons done before this one, so
+    /// the write stays within the `end - start` entries the caller
+    /// provides.
+    fn record_spike(&mut self) {
+        let n = self.b.use_var(self.count);
+        let offset = self.element_offset(n, 4);
+        let address = self.b.ins().iadd(self.spikes, offset);
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), self.index, address, 0);
+        let spiked = self.b.use_var(self.spiked);
+        let spiked = self.b.ins().uextend(types::I32, spiked);
+        let n1 = self.b.ins().iadd(n, spiked);
+        self.b.def_var(self.count, n1);
+    }
+
+    /// `index * size` as a pointer-sized byte offset (`index` is an
+    /// unsigned `i32`).
+    fn element_offset(&mut self, index: Value, size: i64) -> Value {
+        let wide = if self.pointer == types::I32 {
+            index
+        } else {
+            self.b.ins().uextend(self.pointer, index)
+        };
+        self.b.ins().imul_imm_s(wide, size)
+    }
+
+    /// Loads the neuron's elements into the column variables and resets the
+    /// locals and the spike flag.
+    fn load_neuron(&mut self) {
+        let flags = MemFlagsData::trusted();
+        for k in 0..self.columns.len() {
+            let ColumnSlot { ty, base, var, .. } = self.columns[k];
+            let offset = self.element_offset(self.index, i64::from(memory_type(ty).bytes()));
+            let address = self.b.ins().iadd(base, offset);
+            let raw = self.b.ins().load(memory_type(ty), flags, address, 0);
+            let v = if ty == Type::F32 {
+                self.b.ins().fpromote(types::F64, raw)
+            } else {
+                raw
+            };
+            self.b.def_var(var, v);
+        }
+        for k in 0..self.locals.len() {
+            let zero = self.zero(value_type(self.ir.local_types[k]));
+            self.b.def_var(self.locals[k], zero);
+        }
+        let no = self.b.ins().iconst(types::I8, 0);
+        self.b.def_var(self.spiked, no);
+    }
+
+    /// Stores the written column variables back.
+    fn store_neuron(&mut self) {
+        let flags = MemFlagsData::trusted();
+        for k in 0..self.columns.len() {
+            let ColumnSlot {
+                ty,
+                base,
+                var,
+                written,
+                ..
+            } = self.columns[k];
+            if !written {
+                continue;
+            }
+            let v = self.b.use_var(var);
+            let v = if ty == Type::F32 {
+                self.b.ins().fdemote(types::F32, v)
+            } else {
+                v
+            };
+            let offset = self.element_offset(self.index, i64::from(memory_type(ty).bytes()));
+            let address = self.b.ins().iadd(base, offset);
+            self.b.ins().store(flags, v, address, 0);
+        }
+    }
+
+    fn zero(&mut self, ty: types::Type) -> Value {
+        if ty == types::F64 {
+            self.b.ins().f64const(0.0)
+        } else {
+            self.b.ins().iconst(ty, 0)
+        }
+    }
+
+    // ----- statements -------------------------------------------------
+
+    fn block(&mut self, block: &Block) {
+        for s in &block.0 {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Store(place, h) => {
+                let v = self.expr(*h);
+                self.store(*place, v);
+            }
+            Stmt::If(c, then, otherwise) => self.lower_if(*c, then, otherwise),
+            Stmt::While {
+                condition,
+                body,
+                max_iterations,
+            } => self.lower_while(*condition, body, *max_iterations),
+            Stmt::Spike => {
+                let yes = self.b.ins().iconst(types::I8, 1);
+                self.b.def_var(self.spiked, yes);
+            }
+            // Verified step kernels contain neither (see `ir::verify`).
+            Stmt::Integrate | Stmt::Propagator { .. } => {}
+        }
+    }
+
+    fn lower_if(&mut self, c: Handle<Expr>, then: &Block, otherwise: &Block) {
+        let cond = self.expr(c);
+        let cond = self.bool_of(cond);
+        if self.is_cheap(then) && self.is_cheap(otherwise) {
+            self.if_convert(cond, then, otherwise);
+            return;
+        }
+        let then_block = self.b.create_block();
+        let else_block = self.b.create_block();
+        let merge = self.b.create_block();
+        self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+        let before = self.cache.clone();
+
+        self.b.switch_to_block(then_block);
+        self.block(then);
+        self.b.ins().jump(merge, &[]);
+
+        self.cache = before.clone();
+        self.b.switch_to_block(else_block);
+        self.block(otherwise);
+        self.b.ins().jump(merge, &[]);
+
+        self.b.switch_to_block(merge);
+        self.cache = before;
+        for p in stored_places(then)
+            .into_iter()
+            .chain(stored_places(otherwise))
+        {
+            self.invalidate(p);
+        }
+    }
+
+    /// Whether a branch is cheap enough to run unconditionally: stores and
+    /// spikes only, few of them, and no calls in their expressions.
+    fn is_cheap(&self, block: &Block) -> bool {
+        const MAX_STATEMENTS: usize = 8;
+        const MAX_NEW_NODES: usize = 48;
+        if block.0.len() > MAX_STATEMENTS {
+            return false;
+        }
+        let mut seen = Vec::new();
+        block.0.iter().all(|s| match s {
+            Stmt::Spike => true,
+            Stmt::Store(_, h) => self.is_cheap_expr(*h, &mut seen, MAX_NEW_NODES),
+            _ => false,
+        })
+    }
+
+    /// Whether an expression has no calls and at most `budget` nodes that
+    /// are not already cached.
+    fn is_cheap_expr(&self, h: Handle<Expr>, seen: &mut Vec<Handle<Expr>>, budget: usize) -> bool {
+        if self.cache.contains_key(&h) || seen.contains(&h) {
+            return true;
+        }
+        seen.push(h);
+        if seen.len() > budget {
+            return false;
+        }
+        let mut operands =
+            |xs: &[Handle<Expr>]| xs.iter().all(|x| self.is_cheap_expr(*x, seen, budget));
+        match self.ir.exprs.get(h) {
+            Expr::Random(..) | Expr::Binary(BinaryOp::Pow, ..) => false,
+            Expr::Math(m, xs) => {
+                let calls =
+                    matches!(math::lowering(*m), Lowering::Call { .. }) || *m == MathFn::Exprel;
+                !calls && operands(xs)
+            }
+            Expr::Unary(_, a) | Expr::RoundToInt(a) => operands(&[*a]),
+            Expr::Binary(_, a, b) => operands(&[*a, *b]),
+            Expr::Select(c, a, b) => operands(&[*c, *a, *b]),
+            _ => true,
+        }
+    }
+
+    /// An `If` whose branches are cheap (see [`Emitter::is_cheap`]) as
+    /// straight-line code: both branches are evaluated, each from the state
+    /// before the `If`, and every place either writes becomes a `select`
+    /// on the condition. Expressions cannot trap, so this is exact.
+    fn if_convert(&mut self, cond: Value, then: &Block, otherwise: &Block) {
+        let mut targets: Vec<Variable> = Vec::new();
+        for s in then.0.iter().chain(&otherwise.0) {
+            let var = match s {
+                Stmt::Store(place, _) => self.variable_of(*place),
+                Stmt::Spike => Some(self.spiked),
+                _ => None,
+            };
+            if let Some(var) = var.filter(|v| !targets.contains(v)) {
+                targets.push(var);
+            }
+        }
+        let before: Vec<Value> = targets.iter().map(|v| self.b.use_var(*v)).collect();
+        let cache = self.cache.clone();
+
+        self.block(then);
+        let taken: Vec<Value> = targets.iter().map(|v| self.b.use_var(*v)).collect();
+        for (var, value) in targets.iter().zip(&before) {
+            self.b.def_var(*var, *value);
+        }
+        self.cache = cache.clone();
+
+        self.block(otherwise);
+        for (var, value) in targets.iter().zip(taken) {
+            let not_taken = self.b.use_var(*var);
+            let merged = self.b.ins().select(cond, value, not_taken);
+            self.b.def_var(*var, merged);
+        }
+        self.cache = cache;
+        for p in stored_places(then)
+            .into_iter()
+            .chain(stored_places(otherwise))
+        {
+            self.invalidate(p);
+        }
+    }
+
+    /// The variable that holds a place for the current neuron.
+    fn variable_of(&self, place: Place) -> Option<Variable> {
+        match place {
+            Place::Local(k) => Some(self.locals[k as usize]),
+            column => self
+                .columns
+                .iter()
+                .find(|c| c.place == column)
+                .map(|c| c.var),
+        }
+    }
+
+    fn lower_while(&mut self, condition: Handle<Expr>, body: &Block, max_iterations: u32) {
+        // Values from before the loop stay valid in it only if the body
+        // cannot change them.
+        for p in stored_places(body) {
+            self.invalidate(p);
+        }
+        // The counter is an `i64`, so any `u32` bound is an exact immediate.
+        let iterations = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(iterations, zero);
+        let header = self.b.create_block();
+        let body_block = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(header);
+        let n = self.b.use_var(iterations);
+        let limit = i64::from(max_iterations);
+        let below = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, n, limit);
+        let cond = self.expr(condition);
+        let cond = self.bool_of(cond);
+        let go = self.b.ins().band(below, cond);
+        self.b.ins().brif(go, body_block, &[], exit, &[]);
+        let at_header = self.cache.clone();
+
+        self.b.switch_to_block(body_block);
+        self.block(body);
+        let n1 = self.b.ins().iadd_imm_s(n, 1);
+        self.b.def_var(iterations, n1);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(exit);
+        self.cache = at_header;
+    }
+
+    fn store(&mut self, place: Place, v: Val) {
+        match place {
+            Place::Local(k) => {
+                let var = self.locals[k as usize];
+                let v = match self.ir.local_types[k as usize] {
+                    Type::F64 | Type::F32 => self.real_of(v),
+                    Type::I32 => self.int_of(v),
+                    Type::Bool => self.bool_of(v),
+                };
+                self.b.def_var(var, v);
+            }
+            column => {
+                let Some(slot) = self.columns.iter().find(|c| c.place == column) else {
+                    return;
+                };
+                let (ty, var) = (slot.ty, slot.var);
+                let v = match ty {
+                    Type::I32 => self.int_of(v),
+                    // `ColumnData::set` rounds to the column's precision.
+                    _ => {
+                        let x = self.real_of(v);
+                        self.round(x)
+                    }
+                };
+                self.b.def_var(var, v);
+            }
+        }
+        self.invalidate(place);
+    }
+
+    /// Forgets cached expressions that load `place`.
+    fn invalidate(&mut self, place: Place) {
+        let Some(bit) = self.place_bit(place) else {
+            return;
+        };
+        let deps = &self.deps;
+        self.cache.retain(|h, _| {
+            deps[h.index()]
+                .get(bit / 64)
+                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
+        });
+    }
+
+    /// The bit of a place in the dependency sets: columns by slot, then
+    /// locals.
+    fn place_bit(&self, place: Place) -> Option<usize> {
+        place_bit(&self.columns, place)
+    }
+
+    // ----- expressions ------------------------------------------------
+
+    fn expr(&mut self, h: Handle<Expr>) -> Val {
+        if let Some(v) = self.cache.get(&h) {
+            return *v;
+        }
+        let v = self.lower_expr(h);
+        self.cache.insert(h, v);
+        v
+    }
+
+    fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
+        let ir = self.ir;
+        match ir.exprs.get(h) {
+            Expr::Real(x) => {
+                let x = if self.single {
+                    f64::from(*x as f32)
+                } else {
+                    *x
+                };
+                Val::Real(self.b.ins().f64const(x))
+            }
+            // Narrow immediates are written zero-extended.
+            Expr::Int(i) => Val::Int(self.b.ins().iconst(types::I32, i64::from(*i as u32))),
+            Expr::Bool(v) => Val::Bool(self.b.ins().iconst(types::I8, i64::from(*v))),
+            Expr::Load(place) => self.load(*place),
+            Expr::Time => Val::Real(self.ctx.t),
+            Expr::Dt => Val::Real(self.ctx.dt),
+            Expr::Index => Val::Real(self.b.ins().fcvt_from_uint(types::F64, self.index)),
+            Expr::Unary(op, x) => {
+                let x = self.expr(*x);
+                match (op, x) {
+                    (UnaryOp::Neg, Val::Int(i)) => Val::Int(self.b.ins().ineg(i)),
+                    (UnaryOp::Neg, other) => {
+                        let r = self.real_of(other);
+                        Val::Real(self.b.ins().fneg(r))
+                    }
+                    (UnaryOp::Not, other) => {
+                        let c = self.bool_of(other);
+                        Val::Bool(self.b.ins().bxor_imm_u(c, 1))
+                    }
+                }
+            }
+            Expr::Binary(op, a, b) => {
+                let (a, b) = (self.expr(*a), self.expr(*b));
+                self.binary(*op, a, b, ir.exprs.ty(h))
+            }
+            Expr::Math(m, xs) => {
+                let args: Vec<Value> = xs
+                    .iter()
+                    .map(|x| {
+                        let v = self.expr(*x);
+                        self.real_of(v)
+                    })
+                    .collect();
+                let r = self.math(*m, &args);
+                Val::Real(self.round(r))
+            }
+            Expr::Select(c, a, b) => {
+                let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
+                let c = self.bool_of(c);
+                match (a, b) {
+                    (Val::Int(x), Val::Int(y)) => Val::Int(self.b.ins().select(c, x, y)),
+                    (Val::Bool(x), Val::Bool(y)) => Val::Bool(self.b.ins().select(c, x, y)),
+                    (a, b) => {
+                        let (x, y) = (self.real_of(a), self.real_of(b));
+                        Val::Real(self.b.ins().select(c, x, y))
+                    }
+                }
+            }
+            Expr::Random(kind, draw) => {
+                let f = self.import(
+                    math::RANDOM_SYMBOL,
+                    &[
+                        types::I64,
+                        types::I32,
+                        types::I32,
+                        types::I64,
+                        types::I32,
+                        types::I32,
+                    ],
+                );
+                let draw = self.b.ins().iconst(types::I32, i64::from(*draw));
+                let normal = self
+                    .b
+                    .ins()
+                    .iconst(types::I32, i64::from(*kind == RandomFn::Normal));
+                let args = [
+                    self.ctx.seed,
+                    self.ctx.population,
+                    self.index,
+                    self.ctx.step,
+                    draw,
+                    normal,
+                ];
+                let call = self.b.ins().call(f, &args);
+                let x = self.b.inst_results(call)[0];
+                Val::Real(self.round(x))
+            }
+            Expr::RoundToInt(x) => {
+                let x = self.expr(*x);
+                let x = self.real_of(x);
+                let r = self.round_half_away(x);
+                Val::Int(self.b.ins().fcvt_to_sint_sat(types::I32, r))
+            }
+        }
+    }
+
+    fn load(&mut self, place: Place) -> Val {
+        match place {
+            Place::Local(k) => {
+                let v = self.b.use_var(self.locals[k as usize]);
+                match self.ir.local_types[k as usize] {
+                    Type::F64 | Type::F32 => Val::Real(v),
+                    Type::I32 => Val::Int(v),
+                    Type::Bool => Val::Bool(v),
+                }
+            }
+            column => {
+                let slot = self
+                    .columns
+                    .iter()
+                    .find(|c| c.place == column)
+                    .expect("every loaded column has a slot (see `used_places`)");
+                let (ty, var) = (slot.ty, slot.var);
+                let v = self.b.use_var(var);
+                if ty == Type::I32 {
+                    Val::Int(v)
+                } else {
+                    Val::Real(v)
+                }
+            }
+        }
+    }
+
+    /// Binary operations with the interpreter's rules for mixed kinds.
+    fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
+        if let (Val::Int(x), Val::Int(y)) = (a, b) {
+            let int_cc = |op| match op {
+                BinaryOp::Lt => Some(IntCC::SignedLessThan),
+                BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
+                BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
+                BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
+                BinaryOp::Eq => Some(IntCC::Equal),
+                BinaryOp::Ne => Some(IntCC::NotEqual),
+                _ => None,
+            };
+            match op {
+                BinaryOp::Add => return Val::Int(self.b.ins().iadd(x, y)),
+                BinaryOp::Sub => return Val::Int(self.b.ins().isub(x, y)),
+                BinaryOp::Mul => return Val::Int(self.b.ins().imul(x, y)),
+                BinaryOp::And | BinaryOp::Or => {}
+                _ => {
+                    if let Some(cc) = int_cc(op) {
+                        return Val::Bool(self.b.ins().icmp(cc, x, y));
+                    }
+                    let (x, y) = (self.real_of(a), self.real_of(b));
+                    return Val::Real(self.real_binary(op, x, y));
+                }
+            }
+        }
+        let float_cc = match op {
+            BinaryOp::Lt => Some(FloatCC::LessThan),
+            BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
+            BinaryOp::Gt => Some(FloatCC::GreaterThan),
+            BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
+            // Ordered equality, and its negation (true for NaN), as Rust's
+            // `==` and `!=`.
+            BinaryOp::Eq => Some(FloatCC::Equal),
+            BinaryOp::Ne => Some(FloatCC::NotEqual),
+            _ => None,
+        };
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let (x, y) = (self.bool_of(a), self.bool_of(b));
+                let r = if op == BinaryOp::And {
+                    self.b.ins().band(x, y)
+                } else {
+                    self.b.ins().bor(x, y)
+                };
+                Val::Bool(r)
+            }
+            BinaryOp::Eq | BinaryOp::Ne if ty == Type::Bool && matches!(a, Val::Bool(_)) => {
+                let (x, y) = (self.bool_of(a), self.bool_of(b));
+                let cc = if op == BinaryOp::Eq {
+                    IntCC::Equal
+                } else {
+                    IntCC::NotEqual
+                };
+                Val::Bool(self.b.ins().icmp(cc, x, y))
+            }
+            _ => {
+                let (x, y) = (self.real_of(a), self.real_of(b));
+                match float_cc {
+                    Some(cc) => Val::Bool(self.b.ins().fcmp(cc, x, y)),
+                    None => Val::Real(self.real_binary(op, x, y)),
+                }
+            }
+        }
+    }
+
+    /// Arithmetic on reals, rounded for `f32` models.
+    fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        let r = match op {
+            BinaryOp::Add => self.b.ins().fadd(a, b),
+            BinaryOp::Sub => self.b.ins().fsub(a, b),
+            BinaryOp::Mul => self.b.ins().fmul(a, b),
+            BinaryOp::Div => self.b.ins().fdiv(a, b),
+            // Floored remainder, exactly as the interpreter computes it.
+            BinaryOp::Rem => {
+                let q = self.b.ins().fdiv(a, b);
+                let q = self.b.ins().floor(q);
+                let p = self.b.ins().fmul(b, q);
+                self.b.ins().fsub(a, p)
+            }
+            BinaryOp::Pow => self.call(math::POW, &[a, b]),
+            // Comparisons and logic are handled by `binary`.
+            _ => a,
+        };
+        self.round(r)
+    }
+
+    /// A math function of `f64` arguments, before rounding.
+    fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
+        if let Lowering::Call { symbol, arity } = math::lowering(m) {
+            return self.call(symbol, &a[..arity]);
+        }
+        match m {
+            MathFn::Sqrt => self.b.ins().sqrt(a[0]),
+            MathFn::Abs => self.b.ins().fabs(a[0]),
+            MathFn::Floor => self.b.ins().floor(a[0]),
+            MathFn::Ceil => self.b.ins().ceil(a[0]),
+            MathFn::Round => self.round_half_away(a[0]),
+            MathFn::Min => self.min(a[0], a[1]),
+            MathFn::Max => self.max(a[0], a[1]),
+            MathFn::Clip => {
+                let m = self.max(a[0], a[1]);
+                self.min(m, a[2])
+            }
+            MathFn::Sign => {
+                let zero = self.b.ins().f64const(0.0);
+                let one = self.b.ins().f64const(1.0);
+                let minus_one = self.b.ins().f64const(-1.0);
+                let neg = self.b.ins().fcmp(FloatCC::LessThan, a[0], zero);
+                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
+                // 0, -0 and NaN are returned unchanged.
+                let r = self.b.ins().select(neg, minus_one, a[0]);
+                self.b.ins().select(pos, one, r)
+            }
+            MathFn::Heaviside => {
+                let zero = self.b.ins().f64const(0.0);
+                let one = self.b.ins().f64const(1.0);
+                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
+                self.b.ins().select(pos, one, zero)
+            }
+            MathFn::Exprel => {
+                let e = self.call(math::EXPM1, &[a[0]]);
+                let q = self.b.ins().fdiv(e, a[0]);
+                let zero = self.b.ins().f64const(0.0);
+                let one = self.b.ins().f64const(1.0);
+                let at_zero = self.b.ins().fcmp(FloatCC::Equal, a[0], zero);
+                self.b.ins().select(at_zero, one, q)
+            }
+            // Calls, handled above.
+            _ => a[0],
+        }
+    }
+
+    /// `f64::min`: the smaller operand, ignoring a NaN one. Written as
+    /// Rust's x86-64 code computes it (`isnan(a) ? b : (b < a ? b : a)`),
+    /// which also fixes which zero `min(-0, 0)` returns.
+    fn min(&mut self, a: Value, b: Value) -> Value {
+        let less = self.b.ins().fcmp(FloatCC::LessThan, b, a);
+        let m = self.b.ins().select(less, b, a);
+        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+        self.b.ins().select(a_nan, b, m)
+    }
+
+    /// `f64::max`, as [`Emitter::min`].
+    fn max(&mut self, a: Value, b: Value) -> Value {
+        let greater = self.b.ins().fcmp(FloatCC::GreaterThan, b, a);
+        let m = self.b.ins().select(greater, b, a);
+        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+        self.b.ins().select(a_nan, b, m)
+    }
+
+    /// Rounds half away from zero (`f64::round`): `trunc(x)` plus `±1`
+    /// where the dropped fraction is at least one half. The fraction
+    /// `x - trunc(x)` is exact; NaN and infinities come through unchanged.
+    fn round_half_away(&mut self, x: Value) -> Value {
+        let t = self.b.ins().trunc(x);
+        let fraction = self.b.ins().fsub(x, t);
+        let fraction = self.b.ins().fabs(fraction);
+        let half = self.b.ins().f64const(0.5);
+        let up = self
+            .b
+            .ins()
+            .fcmp(FloatCC::GreaterThanOrEqual, fraction, half);
+        let one = self.b.ins().f64const(1.0);
+        let step = self.b.ins().fcopysign(one, x);
+        let away = self.b.ins().fadd(t, step);
+        self.b.ins().select(up, away, t)
+    }
+
+    /// A call to an imported `f64` function.
+    fn call(&mut self, symbol: &'static str, args: &[Value]) -> Value {
+        let params = vec![types::F64; args.len()];
+        let f = self.import(symbol, &params);
+        let call = self.b.ins().call(f, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// The reference to an imported function returning `f64`, declared on
+    /// first use.
+    fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
+        if let Some(f) = self.imports.get(symbol) {
+            return *f;
+        }
+        let mut sig = self.module.make_signature();
+        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+        sig.returns.push(AbiParam::new(types::F64));
+        let id = self
+            .module
+            .declare_function(symbol, Linkage::Import, &sig)
+            .expect("math symbols are declared with one signature each");
+        let f = self.module.declare_func_in_func(id, self.b.func);
+        self.imports.insert(symbol, f);
+        f
+    }
+
+    // ----- conversions ------------------------------------------------
+
+    /// Rounds to single precision (and back) in `f32` models.
+    fn round(&mut self, x: Value) -> Value {
+        round_if(&mut self.b, self.single, x)
+    }
+
+    /// `Value::real`: integers and truth values as `f64`.
+    fn real_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Real(x) => x,
+            Val::Int(i) => self.b.ins().fcvt_from_sint(types::F64, i),
+            Val::Bool(c) => {
+                let i = self.b.ins().uextend(types::I32, c);
+                self.b.ins().fcvt_from_sint(types::F64, i)
+            }
+        }
+    }
+
+    /// `Value::bool`: non-zero (or NaN) is true.
+    fn bool_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Bool(c) => c,
+            Val::Int(i) => self.b.ins().icmp_imm_s(IntCC::NotEqual, i, 0),
+            Val::Real(x) => {
+                let zero = self.b.ins().f64const(0.0);
+                self.b.ins().fcmp(FloatCC::NotEqual, x, zero)
+            }
+        }
+    }
+
+    /// An `i32`, as `ColumnData::set` converts (`x as i32`, saturating).
+    fn int_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Int(i) => i,
+            Val::Bool(c) => self.b.ins().uextend(types::I32, c),
+            Val::Real(x) => self.b.ins().fcvt_to_sint_sat(types::I32, x),
+        }
+    }
+}
+
+fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value {
+    if single {
+        let s = b.ins().fdemote(types::F32, x);
+        b.ins().fpromote(types::F64, s)
+    } else {
+        x
+    }
+}
+
+/// The Cranelift type of values of an IR type (reals are `f64` in both
+/// precisions).
+fn value_type(ty: Type) -> types::Type {
+    match ty {
+        Type::F64 | Type::F32 => types::F64,
+        Type::I32 => types::I32,
+        Type::Bool => types::I8,
+    }
+}
+
+/// The Cranelift type of a column's elements.
+fn memory_type(ty: Type) -> types::Type {
+    match ty {
+        Type::F64 | Type::Bool => types::F64,
+        Type::F32 => types::F32,
+        Type::I32 => types::I32,
+    }
+}
+
+fn place_bit(columns: &[ColumnSlot], place: Place) -> Option<usize> {
+    match place {
+        Place::Local(k) => Some(columns.len() + k as usize),
+        column => columns.iter().position(|c| c.place == column),
+    }
+}
+
+/// The column places the step kernel reads or writes, and those it writes.
+fn used_places(ir: &NeuronIr) -> (Vec<Place>, Vec<Place>) {
+    fn visit_expr(ir: &NeuronIr, h: Handle<Expr>, seen: &mut [bool], used: &mut Vec<Place>) {
+        if seen[h.index()] {
+            return;
+        }
+        seen[h.index()] = true;
+        match ir.exprs.get(h) {
+            Expr::Load(p) if !matches!(p, Place::Local(_)) && !used.contains(p) => used.push(*p),
+            Expr::Unary(_, a) | Expr::RoundToInt(a) => visit_expr(ir, *a, seen, used),
+            Expr::Binary(_, a, b) => {
+                visit_expr(ir, *a, seen, used);
+                visit_expr(ir, *b, seen, used);
+            }
+            Expr::Select(c, a, b) => {
+                for x in [c, a, b] {
+                    visit_expr(ir, *x, seen, used);
+                }
+            }
+            Expr::Math(_, xs) => {
+                for x in xs {
+                    visit_expr(ir, *x, seen, used);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn visit_block(
+        ir: &NeuronIr,
+        block: &Block,
+        seen: &mut [bool],
+        used: &mut Vec<Place>,
+        written: &mut Vec<Place>,
+    ) {
+        for s in &block.0 {
+            match s {
+                Stmt::Store(p, h) => {
+                    visit_expr(ir, *h, seen, used);
+                    if !matches!(p, Place::Local(_)) {
+                        if !used.contains(p) {
+                            used.push(*p);
+                        }
+                        if !written.contains(p) {
+                            written.push(*p);
+                        }
+                    }
+                }
+                Stmt::If(c, a, b) => {
+                    visit_expr(ir, *c, seen, used);
+                    visit_block(ir, a, seen, used, written);
+                    visit_block(ir, b, seen, used, written);
+                }
+                Stmt::While {
+                    condition, body, ..
+                } => {
+                    visit_expr(ir, *condition, seen, used);
+                    visit_block(ir, body, seen, used, written);
+                }
+                Stmt::Spike | Stmt::Integrate | Stmt::Propagator { .. } => {}
+            }
+        }
+    }
+    let mut seen = vec![false; ir.exprs.len()];
+    let (mut used, mut written) = (Vec::new(), Vec::new());
+    visit_block(ir, &ir.step, &mut seen, &mut used, &mut written);
+    (used, written)
+}
+
+/// Every place a block may store to (at any depth).
+fn stored_places(block: &Block) -> Vec<Place> {
+    let mut out = Vec::new();
+    fn walk(block: &Block, out: &mut Vec<Place>) {
+        for s in &block.0 {
+            match s {
+                Stmt::Store(p, _) => out.push(*p),
+                Stmt::If(_, a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Stmt::While { body, .. } => walk(body, out),
+                _ => {}
+            }
+        }
+    }
+    walk(block, &mut out);
+    out
+}
+
+/// For each expression, the set of places it loads (transitively), over
+/// the bits of [`place_bit`]. Operands precede their users in the arena (a
+/// verified invariant), so one forward pass suffices.
+fn dependencies(ir: &NeuronIr, n_columns: usize) -> Vec<Vec<u64>> {
+    // Column slots are not built yet when this runs in `Emitter::new`, so
+    // recompute their order: the used columns in binding order.
+    let (used, _) = used_places(ir);
+    let slots: Vec<Place> = ir
+        .columns()
+        .iter()
+        .map(|c| c.place)
+        .filter(|p| used.contains(p))
+        .collect();
+    debug_assert_eq!(slots.len(), n_columns);
+    let words = (n_columns + ir.locals as usize).div_ceil(64).max(1);
+    let mut deps: Vec<Vec<u64>> = Vec::with_capacity(ir.exprs.len());
+    for h in ir.exprs.handles() {
+        let mut set = vec![0u64; words];
+        let mut union = |other: &Vec<u64>| {
+            for (w, o) in set.iter_mut().zip(other) {
+                *w |= o;
+            }
+        };
+        match ir.exprs.get(h) {
+            Expr::Load(p) => {
+                let bit = match p {
+                    Place::Local(k) => Some(n_columns + *k as usize),
+                    column => slots.iter().position(|s| s == column),
+                };
+                if let Some(bit) = bit {
+                    set[bit / 64] |= 1 << (bit % 64);
+                }
+            }
+            Expr::Unary(_, a) | Expr::RoundToInt(a) => union(&deps[a.index()]),
+            Expr::Binary(_, a, b) => {
+                union(&deps[a.index()]);
+                union(&deps[b.index()]);
+            }
+            Expr::Select(c, a, b) => {
+                for x in [c, a, b] {
+                    union(&deps[x.index()]);
+                }
+            }
+            Expr::Math(_, xs) => {
+                for x in xs {
+                    union(&deps[x.index()]);
+                }
+            }
+            _ => {}
+        }
+        deps.push(set);
+    }
+    deps
+}

@@ -1,0 +1,324 @@
+//! The Cranelift JIT backend: one native function per population step
+//! kernel.
+//!
+//! # The native kernel ABI
+//!
+//! The step kernel of a population is compiled to
+//!
+//! ```text
+//! extern "C" fn(ctx: *const StepContext,
+//!               cols: *const *mut u8,
+//!               start: u32, end: u32,
+//!               spikes: *mut u32) -> u32
+//! ```
+//!
+//! - `ctx` is the [`StepContext`] of the step (`#[repr(C)]`; the field
+//!   offsets are taken from Rust with `offset_of!`, never written twice);
+//! - `cols[k]` points at element 0 of column `k` in the binding order of
+//!   [`crate::ir::NeuronIr::columns`]: `f64` or `f32` elements by the model's
+//!   precision, `i32` for the refractory counter;
+//! - the function advances neurons `start..end`, writes the index of every
+//!   neuron that spiked to `spikes[0..n]` in increasing order and returns `n`
+//!   (so `spikes` needs room for `end - start` entries).
+//!
+//! The generated code indexes columns only at `start..end` and never
+//! allocates. [`JitKernel::step`] is the safe wrapper: it checks the number,
+//! element types and lengths of the columns against `end` and reserves the
+//! spike buffer before it calls the function.
+//!
+//! # How the IR maps to Cranelift
+//!
+//! The function is a loop over neurons (`header`: `i < end`; `body`; a
+//! `record` block that appends `i` when the neuron spiked; `latch`: `i + 1`).
+//! In the body, for one neuron:
+//!
+//! - **Places.** Every column the step kernel reads or writes is loaded into
+//!   a Cranelift [`Variable`] at the start of the body, and every column it
+//!   writes is stored back at the end. No other code touches the neuron's
+//!   elements meanwhile, so this is the interpreter's memory semantics, and
+//!   `Load`/`Store` become `use_var`/`def_var`: an expression evaluated at
+//!   each use sees every earlier `Store`. Locals are variables too, reset to
+//!   0 for each neuron as in the interpreter.
+//! - **Values.** Reals are `f64` SSA values in both precisions; integers are
+//!   `i32`; truth values are `i8` 0/1. For `f32` models each operation the
+//!   interpreter rounds is followed by `fdemote`+`fpromote` (round to single
+//!   precision and back), so the JIT reproduces the interpreter's rule
+//!   bit for bit; `f32` columns are loaded with `fpromote` and stored with
+//!   `fdemote`. Conversions between kinds follow the interpreter's dynamic
+//!   rules (`Value::real`, `Value::bool`), which the static kinds determine.
+//! - **Expressions** are lowered at each use, with a cache from handle to
+//!   SSA value ([`lower`]): an entry lives while its defining block dominates
+//!   the code being emitted, and a `Store` drops every entry whose expression
+//!   (transitively) loads the stored place. The cache is what keeps shared
+//!   subexpressions such as `exprel(…)` and `m ^ 3` from being called twice.
+//! - **`If`** becomes `brif` to a then and an else block joined in a merge
+//!   block; **`While`** a header that tests `n < max_iterations && condition`,
+//!   a body and an exit, with its own iteration counter variable.
+//! - **`Spike`** sets an `i8` flag variable; the neuron's index is appended
+//!   after the body, so a neuron is recorded once however many `Spike`s run.
+//! - **`Select`** evaluates both arms (expressions have no side effects) and
+//!   emits `select`.
+//! - **Math functions** ([`math`]): `sqrt`, `abs`, `floor`, `ceil` are native
+//!   instructions (IEEE-exact, as in Rust); `min`/`max`/`clip` are compares
+//!   and selects that ignore a NaN operand like `f64::min`; `round` is
+//!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`,
+//!   `exprel` are selects; the transcendental functions are imported symbols
+//!   (`exp`, `expm1`, `log`, …, `pow`) registered with [`JITBuilder::symbol`]
+//!   and bound to `extern "C"` wrappers of the very `f64` methods the
+//!   interpreter calls, so both use the same libm. `Rem` is
+//!   `a - b * floor(a / b)`, `RoundToInt` is `round` then the saturating
+//!   `fcvt_to_sint_sat` (NaN gives 0, as Rust's `as i32`).
+//! - **`Random`** calls [`crate::abi::nmlc_random`] with
+//!   `(seed, population, neuron, step, draw, normal)`.
+
+mod lower;
+mod math;
+
+use crate::abi::{ColumnData, StepContext};
+use crate::backend::{BackendError, StepKernel};
+use crate::ir::{NeuronIr, Type, Verified};
+use cranelift_codegen::ir::{AbiParam, UserFuncName, types};
+use cranelift_codegen::settings::Configurable;
+use cranelift_codegen::{Context, settings};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module, default_libcall_names};
+use std::sync::Mutex;
+
+/// The native form of a step kernel (see the module documentation).
+pub type KernelFn = extern "C" fn(
+    ctx: *const StepContext,
+    cols: *const *mut u8,
+    start: u32,
+    end: u32,
+    spikes: *mut u32,
+) -> u32;
+
+/// A step kernel compiled to native code by Cranelift.
+pub struct JitKernel {
+    function: KernelFn,
+    /// Element type of each column, in binding order.
+    column_types: Vec<Type>,
+    /// Owns the code `function` points into; freed when the kernel drops.
+    /// (A mutex only to make the kernel `Sync`: it is never locked while
+    /// the kernel runs.)
+    module: Mutex<Option<JITModule>>,
+}
+
+/// Columns whose pointers fit on the stack in [`JitKernel::step`].
+const STACK_COLUMNS: usize = 32;
+
+impl JitKernel {
+    /// Compiles the step kernel of a verified IR.
+    pub fn compile(ir: &NeuronIr, info: &Verified) -> Result<JitKernel, BackendError> {
+        let mut module = new_module()?;
+        let function_id = emit_step(&mut module, ir, info)?;
+        module
+            .finalize_definitions()
+            .map_err(|e| BackendError(format!("Cranelift could not finalize the kernel: {e}")))?;
+        let code = module.get_finalized_function(function_id);
+        // SAFETY: `code` is the finalized function just defined with the
+        // signature of `KernelFn` (see `kernel_signature`), and it stays
+        // valid while `module` lives, which the kernel owns.
+        let function = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+        Ok(JitKernel {
+            function,
+            column_types: ir.columns().iter().map(|c| c.ty).collect(),
+            module: Mutex::new(Some(module)),
+        })
+    }
+
+    /// The Cranelift IR (CLIF text) of the step kernel, for inspection and
+    /// snapshot tests.
+    pub fn clif(ir: &NeuronIr, info: &Verified) -> Result<String, BackendError> {
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        build_function(&mut module, &mut ctx, ir, info)?;
+        Ok(ctx.func.display().to_string())
+    }
+
+    /// The machine code of the step kernel as the host's assembly text
+    /// (Cranelift's disassembly of its lowered code), for inspecting what the
+    /// optimiser made of a kernel.
+    pub fn disassembly(ir: &NeuronIr, info: &Verified) -> Result<String, BackendError> {
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        build_function(&mut module, &mut ctx, ir, info)?;
+        ctx.set_disasm(true);
+        let mut ctrl = cranelift_codegen::control::ControlPlane::default();
+        let code = ctx.compile(module.isa(), &mut ctrl).map_err(|e| {
+            BackendError(format!(
+                "Cranelift could not compile the kernel: {:?}",
+                e.inner
+            ))
+        })?;
+        Ok(code.vcode.clone().unwrap_or_default())
+    }
+
+    fn check_columns(&self, cols: &[ColumnData], end: usize) {
+        assert_eq!(
+            cols.len(),
+            self.column_types.len(),
+            "the JIT kernel expects {} columns",
+            self.column_types.len()
+        );
+        for (k, (col, ty)) in cols.iter().zip(&self.column_types).enumerate() {
+            let matches = matches!(
+                (col, ty),
+                (ColumnData::F64(_), Type::F64)
+                    | (ColumnData::F32(_), Type::F32)
+                    | (ColumnData::I32(_), Type::I32)
+            );
+            assert!(matches, "column {k} should hold {ty:?}");
+            assert!(
+                col.len() >= end,
+                "column {k} has {} elements, the step needs {end}",
+                col.len()
+            );
+        }
+    }
+}
+
+impl StepKernel for JitKernel {
+    fn step(
+        &self,
+        ctx: &StepContext,
+        cols: &mut [ColumnData],
+        start: usize,
+        end: usize,
+        spikes: &mut Vec<u32>,
+    ) {
+        assert!(
+            start <= end,
+            "empty or reversed neuron range {start}..{end}"
+        );
+        let end32 = u32::try_from(end).expect("populations have fewer than 2^32 neurons");
+        self.check_columns(cols, end);
+        let mut on_stack = [std::ptr::null_mut::<u8>(); STACK_COLUMNS];
+        let mut on_heap = Vec::new();
+        let pointers: &mut [*mut u8] = if cols.len() <= STACK_COLUMNS {
+            &mut on_stack[..cols.len()]
+        } else {
+            on_heap.resize(cols.len(), std::ptr::null_mut());
+            &mut on_heap
+        };
+        for (p, col) in pointers.iter_mut().zip(cols.iter_mut()) {
+            *p = col.as_mut_ptr();
+        }
+        spikes.reserve(end - start);
+        let len = spikes.len();
+        // SAFETY: every column has the type the code was compiled for and at
+        // least `end` elements (checked above), the code touches elements
+        // `start..end` only, and `spikes` has room for `end - start` more
+        // entries, of which it writes at most one per neuron.
+        let written = unsafe {
+            let n = (self.function)(
+                ctx,
+                pointers.as_ptr(),
+                start as u32,
+                end32,
+                spikes.as_mut_ptr().add(len),
+            );
+            spikes.set_len(len + n as usize);
+            n
+        };
+        debug_assert!(written as usize <= end - start);
+    }
+}
+
+impl Drop for JitKernel {
+    fn drop(&mut self) {
+        let module = match self.module.get_mut() {
+            Ok(m) => m.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(module) = module {
+            // SAFETY: `function` is the only pointer into this module's
+            // code; it is private to the kernel, which is being dropped, so
+            // no call is running and none can follow.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// A JIT module for the host, with the math and random symbols registered.
+fn new_module() -> Result<JITModule, BackendError> {
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, name: &str, value: &str| {
+        flags
+            .set(name, value)
+            .map_err(|e| BackendError(format!("Cranelift setting {name}={value}: {e}")))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| BackendError(format!("this host is not supported by Cranelift: {e}")))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| BackendError(format!("Cranelift could not configure the host: {e}")))?;
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    for (name, pointer) in math::symbols() {
+        builder.symbol(name, pointer);
+    }
+    builder.symbol(math::RANDOM_SYMBOL, crate::abi::nmlc_random as *const u8);
+    Ok(JITModule::new(builder))
+}
+
+/// Declares and defines the step function in `module`.
+fn emit_step(
+    module: &mut JITModule,
+    ir: &NeuronIr,
+    info: &Verified,
+) -> Result<cranelift_module::FuncId, BackendError> {
+    let mut ctx = module.make_context();
+    let id = build_function(module, &mut ctx, ir, info)?;
+    module.define_function(id, &mut ctx).map_err(|e| {
+        BackendError(format!(
+            "Cranelift rejected the kernel of {}: {e:?}",
+            ir.population
+        ))
+    })?;
+    module.clear_context(&mut ctx);
+    Ok(id)
+}
+
+/// Builds the step function's CLIF into `ctx.func`.
+fn build_function(
+    module: &mut JITModule,
+    ctx: &mut Context,
+    ir: &NeuronIr,
+    info: &Verified,
+) -> Result<cranelift_module::FuncId, BackendError> {
+    let signature = kernel_signature(module);
+    let name = format!("step_{}", ir.population);
+    let id = module
+        .declare_function(&name, Linkage::Local, &signature)
+        .map_err(|e| BackendError(format!("Cranelift could not declare {name}: {e}")))?;
+    ctx.func.signature = signature;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    lower::lower_step(module, &mut ctx.func, &mut fctx, ir, info)?;
+    Ok(id)
+}
+
+/// The signature of [`KernelFn`].
+fn kernel_signature(module: &JITModule) -> cranelift_codegen::ir::Signature {
+    let pointer = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(pointer)); // ctx
+    sig.params.push(AbiParam::new(pointer)); // cols
+    sig.params.push(AbiParam::new(types::I32)); // start
+    sig.params.push(AbiParam::new(types::I32)); // end
+    sig.params.push(AbiParam::new(pointer)); // spikes
+    sig.returns.push(AbiParam::new(types::I32)); // spikes written
+    sig
+}
