@@ -13,7 +13,9 @@ use crate::ir::{
     UnaryOp, Verified,
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Opcode, Value, types,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
@@ -751,6 +753,15 @@ impl<'m, 'f> Emitter<'m, 'f> {
 
     /// Arithmetic on reals, rounded for `f32` models.
     fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        // A constant left operand of `+` or `*` goes right, where the x64
+        // backend folds it into a memory operand instead of materialising
+        // it in a register every iteration. Exact: both are commutative in
+        // IEEE arithmetic (with one NaN operand the result is that NaN).
+        let (a, b) = if matches!(op, BinaryOp::Add | BinaryOp::Mul) && self.is_constant(a) {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let r = match op {
             BinaryOp::Add => self.b.ins().fadd(a, b),
             BinaryOp::Sub => self.b.ins().fsub(a, b),
@@ -768,6 +779,14 @@ impl<'m, 'f> Emitter<'m, 'f> {
             _ => a,
         };
         self.round(r)
+    }
+
+    /// Whether a value is an `f64` literal.
+    fn is_constant(&self, v: Value) -> bool {
+        let dfg = &self.b.func.dfg;
+        dfg.value_def(v)
+            .inst()
+            .is_some_and(|inst| dfg.insts[inst].opcode() == Opcode::F64const)
     }
 
     /// A math function of `f64` arguments, before rounding.
