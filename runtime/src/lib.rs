@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod connectivity;
 pub mod network;
 pub mod output;
 pub mod ring_buffer;

@@ -172,7 +172,9 @@ pub fn wrong_model_kind(span: Span, name: &str, expected: &str, found: &str) -> 
         format!("`{name}` is a {found}, but a {expected} is needed here"),
     )
     .at(span, format!("expected a {expected}"))
-    .help(format!("populations are made of neurons and projections use synapses; use a {expected} model here"))
+    .help(format!(
+        "populations are made of neurons and projections use synapses; use a {expected} model here"
+    ))
 }
 
 /// Models that extend each other in a circle.

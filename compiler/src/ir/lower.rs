@@ -281,8 +281,14 @@ impl<'m> Lowerer<'m> {
             let condition = self.expr(&rule.condition);
             let allowed = match refractory_flag {
                 Some(flag) => {
-                    let not = self.ir.add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
-                    self.ir.add(Expr::Binary(BinaryOp::And, not, condition), Type::Bool, span)
+                    let not = self
+                        .ir
+                        .add(Expr::Unary(UnaryOp::Not, flag), Type::Bool, span);
+                    self.ir.add(
+                        Expr::Binary(BinaryOp::And, not, condition),
+                        Type::Bool,
+                        span,
+                    )
                 }
                 None => condition,
             };
@@ -312,10 +318,21 @@ impl<'m> Lowerer<'m> {
                 condition: allowed,
                 body: Block(in_step),
             });
-            let spiked_v = self.ir.add(Expr::Load(Place::Local(spiked)), Type::Bool, span);
-            let fire = self.ir.add(Expr::Binary(BinaryOp::Or, allowed, spiked_v), Type::Bool, span);
-            let not_yet = self.ir.add(Expr::Unary(UnaryOp::Not, spiked_v), Type::Bool, span);
-            let body = vec![Stmt::Spike, Stmt::If(not_yet, Block(reset), Block::default())];
+            let spiked_v = self
+                .ir
+                .add(Expr::Load(Place::Local(spiked)), Type::Bool, span);
+            let fire = self.ir.add(
+                Expr::Binary(BinaryOp::Or, allowed, spiked_v),
+                Type::Bool,
+                span,
+            );
+            let not_yet = self
+                .ir
+                .add(Expr::Unary(UnaryOp::Not, spiked_v), Type::Bool, span);
+            let body = vec![
+                Stmt::Spike,
+                Stmt::If(not_yet, Block(reset), Block::default()),
+            ];
             step.push(Stmt::If(fire, Block(body), Block::default()));
         }
         for event in &model.events {

@@ -173,7 +173,11 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
             let none = ir.add(Expr::Int(0), Type::I32, span);
             let refractory = ir.add(Expr::Binary(BinaryOp::Gt, counter, none), Type::Bool, span);
             let zero = ir.real_const(0.0, span);
-            body.push(Stmt::If(refractory, Block(vec![Stmt::Store(Place::Local(rem), zero)]), Block::default()));
+            body.push(Stmt::If(
+                refractory,
+                Block(vec![Stmt::Store(Place::Local(rem), zero)]),
+                Block::default(),
+            ));
         }
         accepted.push(Stmt::If(event.condition, Block(body), Block::default()));
     }

@@ -37,7 +37,11 @@ pub fn write_spikes_csv(
         writeln!(writer, "population,neuron,time_ms")?;
         for (step, population, neuron) in events {
             let name = populations[population].population;
-            writeln!(writer, "{name},{neuron},{:?}", super::grid_time(step, dt_ms))?;
+            writeln!(
+                writer,
+                "{name},{neuron},{:?}",
+                super::grid_time(step, dt_ms)
+            )?;
         }
         Ok(())
     })
@@ -115,7 +119,7 @@ pub(crate) mod tests {
             let time: f64 = row[2].parse().unwrap();
             assert_eq!(
                 time.to_bits(),
-                super::grid_time(*step, dt_ms).to_bits(),
+                crate::output::grid_time(*step, dt_ms).to_bits(),
                 "{}",
                 row[2]
             );
