@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn reference(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/reference")
+        .join(name)
 }
 
 /// Rows of a reference CSV (comment lines skipped, header dropped).
@@ -36,7 +38,11 @@ fn table(name: &str) -> Vec<Vec<f64>> {
         .filter(|l| !l.starts_with('#'))
         .skip(1)
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|x| x.parse::<f64>().expect("number")).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.parse::<f64>().expect("number"))
+                .collect()
+        })
         .collect()
 }
 
@@ -48,22 +54,40 @@ struct Output {
 /// Runs a network given as NML text and returns the spike times of
 /// population `P` and the trace of `variable` of neuron 0.
 fn run(name: &str, network: &str, variable: &str) -> Output {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("references").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("references")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch folder");
     let file = dir.join("model.nml");
     std::fs::write(&file, network).expect("write the model");
     let out_dir = dir.join("out");
     let out = Command::new(env!("CARGO_BIN_EXE_nmlc"))
-        .args(["run", file.to_str().expect("utf-8"), "-o", out_dir.to_str().expect("utf-8"), "--quiet"])
+        .args([
+            "run",
+            file.to_str().expect("utf-8"),
+            "-o",
+            out_dir.to_str().expect("utf-8"),
+            "--quiet",
+        ])
         .output()
         .expect("nmlc runs");
-    assert!(out.status.success(), "nmlc run failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "nmlc run failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let spikes = std::fs::read_to_string(out_dir.join("spikes.csv"))
         .expect("spikes.csv")
         .lines()
         .skip(1)
-        .map(|l| l.rsplit(',').next().expect("time").parse::<f64>().expect("number"))
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .expect("time")
+                .parse::<f64>()
+                .expect("number")
+        })
         .collect();
     let trace = std::fs::read_to_string(out_dir.join(format!("trace_P_{variable}.csv")))
         .expect("trace file")
@@ -89,17 +113,27 @@ fn max_trace_difference(trace: &[(f64, f64)], reference: &[Vec<f64>], column: us
         while k < trace.len() && trace[k].0 < t - 1e-9 {
             k += 1;
         }
-        assert!(k < trace.len() && (trace[k].0 - t).abs() < 1e-9, "no sample at {t} ms");
+        assert!(
+            k < trace.len() && (trace[k].0 - t).abs() < 1e-9,
+            "no sample at {t} ms"
+        );
         worst = worst.max((trace[k].1 - row[column]).abs());
     }
     worst
 }
 
 fn assert_spikes_close(name: &str, ours: &[f64], theirs: &[f64], early: f64, late: f64) {
-    assert_eq!(ours.len(), theirs.len(), "{name}: spike counts, ours {ours:?}, reference {theirs:?}");
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "{name}: spike counts, ours {ours:?}, reference {theirs:?}"
+    );
     for (a, b) in ours.iter().zip(theirs) {
         let d = a - b;
-        assert!(d >= -early && d <= late, "{name}: spike at {a} ms vs reference {b} ms");
+        assert!(
+            d >= -early && d <= late,
+            "{name}: spike at {a} ms vs reference {b} ms"
+        );
     }
 }
 
@@ -121,18 +155,34 @@ network HH {{
 
 #[test]
 fn hodgkin_huxley_exponential_euler_matches_brian2() {
-    let out = run("hh_expeuler", &hh_network("exponential_euler", "0.01 ms"), "V_m");
+    let out = run(
+        "hh_expeuler",
+        &hh_network("exponential_euler", "0.01 ms"),
+        "V_m",
+    );
     let reference = table("hh_classic_brian2.csv");
     let worst = max_trace_difference(&out.trace, &reference, 2);
     assert!(worst < 1e-4, "largest difference {worst} mV");
-    let spikes: Vec<f64> = table("hh_classic_spikes_brian2.csv").iter().map(|r| r[2]).collect();
-    assert_spikes_close("HH exponential Euler", &out.spikes, &spikes, 0.0, 0.01 + 1e-9);
+    let spikes: Vec<f64> = table("hh_classic_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[2])
+        .collect();
+    assert_spikes_close(
+        "HH exponential Euler",
+        &out.spikes,
+        &spikes,
+        0.0,
+        0.01 + 1e-9,
+    );
 }
 
 #[test]
 fn hodgkin_huxley_rk4_matches_the_fine_reference() {
     let out = run("hh_rk4", &hh_network("rk4", "0.01 ms"), "V_m");
-    let spikes: Vec<f64> = table("hh_classic_spikes_brian2.csv").iter().map(|r| r[1]).collect();
+    let spikes: Vec<f64> = table("hh_classic_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[1])
+        .collect();
     assert_spikes_close("HH rk4", &out.spikes, &spikes, 0.005, 0.02);
 }
 
@@ -158,14 +208,26 @@ fn traub_hh_exponential_euler_matches_brian2() {
     let reference = table("traub_hh_brian2.csv");
     let worst = max_trace_difference(&out.trace, &reference, 2);
     assert!(worst < 1e-4, "largest difference {worst} mV");
-    let spikes: Vec<f64> = table("traub_hh_spikes_brian2.csv").iter().map(|r| r[2]).collect();
-    assert_spikes_close("Traub exponential Euler", &out.spikes, &spikes, 0.0, 0.01 + 1e-9);
+    let spikes: Vec<f64> = table("traub_hh_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[2])
+        .collect();
+    assert_spikes_close(
+        "Traub exponential Euler",
+        &out.spikes,
+        &spikes,
+        0.0,
+        0.01 + 1e-9,
+    );
 }
 
 #[test]
 fn traub_hh_rk4_matches_the_fine_reference() {
     let out = run("traub_rk4", &traub_network("rk4"), "V_m");
-    let spikes: Vec<f64> = table("traub_hh_spikes_brian2.csv").iter().map(|r| r[1]).collect();
+    let spikes: Vec<f64> = table("traub_hh_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[1])
+        .collect();
     assert_spikes_close("Traub rk4", &out.spikes, &spikes, 0.005, 0.02);
 }
 
@@ -189,7 +251,10 @@ fn izhikevich_euler_matches_nest_and_brian2() {
     let nest = table("izhikevich_rs_nest.csv");
     let worst = max_trace_difference(&out.trace, &nest, 1);
     assert!(worst < 1e-6, "largest difference from NEST {worst} mV");
-    let spikes: Vec<f64> = table("izhikevich_rs_spikes_brian2.csv").iter().map(|r| r[2]).collect();
+    let spikes: Vec<f64> = table("izhikevich_rs_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[2])
+        .collect();
     assert_spikes_close("Izhikevich Euler", &out.spikes, &spikes, 1e-9, 1e-9);
 }
 
@@ -199,8 +264,15 @@ fn izhikevich_adaptive_matches_the_fine_reference() {
     // threshold, so how late it comes after the true crossing is bounded by
     // the step, and every later spike inherits the delay; at dt = 0.001 ms
     // (the reference's step) the two runs reset alike.
-    let out = run("izh_rk45", &izhikevich_network("rk45(rtol = 1e-8, atol = 1e-10)", "0.001 ms"), "v");
-    let spikes: Vec<f64> = table("izhikevich_rs_spikes_brian2.csv").iter().map(|r| r[1]).collect();
+    let out = run(
+        "izh_rk45",
+        &izhikevich_network("rk45(rtol = 1e-8, atol = 1e-10)", "0.001 ms"),
+        "v",
+    );
+    let spikes: Vec<f64> = table("izhikevich_rs_spikes_brian2.csv")
+        .iter()
+        .map(|r| r[1])
+        .collect();
     assert_spikes_close("Izhikevich rk45", &out.spikes, &spikes, 0.002, 0.002);
 }
 
@@ -215,7 +287,10 @@ network AdExStep {
     record V_m of P
 }";
     let out = run("adex", network, "V_m");
-    let spikes: Vec<f64> = table("adex_1000pA_spikes_nest.csv").iter().map(|r| r[1]).collect();
+    let spikes: Vec<f64> = table("adex_1000pA_spikes_nest.csv")
+        .iter()
+        .map(|r| r[1])
+        .collect();
     assert_spikes_close("AdEx", &out.spikes, &spikes, 0.1 + 1e-9, 0.1 + 1e-9);
     // Away from spikes the membrane follows NEST's to 0.05 mV (both solvers
     // hold a 1e-6 tolerance per step; the difference is largest just after
