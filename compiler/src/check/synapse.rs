@@ -522,6 +522,19 @@ pub fn check_synapse(
         }
     }
     check_all_aliases(&mut scope, fns, diags);
+    // Per-synapse state is advanced only when an event reaches the synapse,
+    // over the whole interval since the last one: that needs a closed form.
+    for ode in &odes {
+        if (ode.state as usize) < scope.states.len()
+            && let Err(reason) = exactly_solvable(&ode.rhs, ode.state, &scope.aliases.done)
+        {
+            diags.push(catalog::synapse_state_not_exact(
+                ode.span,
+                &scope.states[ode.state as usize].name,
+                &reason,
+            ));
+        }
+    }
 
     let handler =
         |scope: &mut SynapseScope, body: &[ast::Stmt], span: Span, diags: &mut Diagnostics| {
@@ -628,4 +641,69 @@ fn check_clashes(scope: &SynapseScope, parts: &ModelParts, diags: &mut Diagnosti
             seen.push((name, span));
         }
     }
+}
+
+/// Whether `x' = rhs` has a closed-form solution over any interval: linear
+/// in `x` with coefficients made of parameters and constants only (the form
+/// `x' = a·x + b`, solved as `x(t+Δ) = -b/a + (x + b/a)·e^{aΔ}`).
+fn exactly_solvable(rhs: &model::Expr, own: u32, aliases: &[model::Alias]) -> Result<(), String> {
+    fn reads_own(e: &model::Expr, own: u32, aliases: &[model::Alias]) -> bool {
+        match &e.kind {
+            ExprKind::Var(Var::State(k)) => *k == own,
+            ExprKind::Var(Var::Alias(k)) => aliases
+                .get(*k as usize)
+                .is_some_and(|a| reads_own(&a.value, own, aliases)),
+            ExprKind::Unary(_, x) => reads_own(x, own, aliases),
+            ExprKind::Binary(_, a, b) => reads_own(a, own, aliases) || reads_own(b, own, aliases),
+            ExprKind::If(c, a, b) => {
+                reads_own(c, own, aliases)
+                    || reads_own(a, own, aliases)
+                    || reads_own(b, own, aliases)
+            }
+            ExprKind::Math(_, xs) => xs.iter().any(|x| reads_own(x, own, aliases)),
+            _ => false,
+        }
+    }
+    fn check(e: &model::Expr, own: u32, aliases: &[model::Alias]) -> Result<(), String> {
+        match &e.kind {
+            ExprKind::Const(_) | ExprKind::Var(Var::Param(_) | Var::HandlerArg(_)) => Ok(()),
+            ExprKind::Var(Var::State(k)) if *k == own => Ok(()),
+            ExprKind::Var(Var::Alias(k)) => match aliases.get(*k as usize) {
+                Some(a) => check(&a.value, own, aliases),
+                None => Ok(()),
+            },
+            ExprKind::Var(Var::State(_)) => {
+                Err("it depends on another per-synapse variable".into())
+            }
+            ExprKind::Var(Var::PostState(_)) => Err("it depends on the post state".into()),
+            ExprKind::Var(Var::Pre(_) | Var::Post(_)) => {
+                Err("it depends on a neuron's variables, which change between events".into())
+            }
+            ExprKind::Builtin(_) => Err("it depends on time".into()),
+            ExprKind::Random(_) => Err("it draws random numbers".into()),
+            ExprKind::Unary(_, x) => check(x, own, aliases),
+            ExprKind::Binary(op, a, b) => {
+                check(a, own, aliases)?;
+                check(b, own, aliases)?;
+                let (ra, rb) = (reads_own(a, own, aliases), reads_own(b, own, aliases));
+                match op {
+                    model::BinaryOp::Add | model::BinaryOp::Sub => Ok(()),
+                    model::BinaryOp::Mul if !(ra && rb) => Ok(()),
+                    model::BinaryOp::Div if !rb => Ok(()),
+                    _ if !(ra || rb) => Ok(()),
+                    _ => Err("it is not linear in the variable".into()),
+                }
+            }
+            ExprKind::Math(_, xs) | ExprKind::Distribution(_, xs) | ExprKind::List(xs) => {
+                if xs.iter().any(|x| reads_own(x, own, aliases)) {
+                    Err("the variable appears inside a function".into())
+                } else {
+                    xs.iter().try_for_each(|x| check(x, own, aliases))
+                }
+            }
+            ExprKind::If(..) => Err("it contains a condition".into()),
+            _ => Ok(()),
+        }
+    }
+    check(rhs, own, aliases)
 }

@@ -712,3 +712,17 @@ pub fn noise_nonlinear(span: Span) -> Diagnostic {
     .at(span, "equation with noise")
     .help("write the equation as `drift + coefficient * xi`, with `xi` not inside a function or a product with itself")
 }
+
+/// A per-synapse equation without a closed-form solution.
+pub fn synapse_state_not_exact(span: Span, var: &str, reason: &str) -> Diagnostic {
+    Diagnostic::error(
+        "nml::synapse_state_not_exact",
+        format!(
+            "the per-synapse variable `{var}` is advanced only when an event reaches the synapse, so its equation must have an exact solution, but {reason}"
+        ),
+    )
+    .at(span, "no closed form between events")
+    .help(format!(
+        "write it as `{var}' = a * {var} + b` with `a` and `b` made of parameters (e.g. `{var}' = (1 - {var}) / tau`), or move the variable into `post state` (integrated every step)"
+    ))
+}
