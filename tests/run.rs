@@ -254,13 +254,17 @@ fn a_folder_with_files_needs_overwrite() {
 }
 
 #[test]
-fn networks_with_projections_are_refused() {
+fn synapse_models_that_cannot_be_delivered_yet_are_refused() {
     let dir = scratch("projections");
-    let r = nmlc(&["run", "examples/cuba.nml", "-o", text(&dir.join("out"))]);
+    let r = nmlc(&[
+        "run",
+        "examples/tsodyks_markram.nml",
+        "-o",
+        text(&dir.join("out")),
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("projections are not supported by this version of nmlc yet"),
+        r.stderr.contains("nml::unsupported") && r.stderr.contains("per-synapse state"),
         "{}",
         r.stderr
     );

@@ -240,18 +240,12 @@ pub fn compile_ir<'p>(
 }
 
 /// Everything [`compile_ir`] does, then the step kernels with the chosen
-/// backend. Networks with projections are refused.
+/// backend. Projections are built with the network ([`super::projection`]).
 pub fn compile<'p>(
     program: &'p Program,
     options: &RunOptions,
 ) -> Result<CompiledNetwork<'p>, RunError> {
     let mut compiled = compile_ir(program, options)?;
-    if let Some(projection) = compiled.network.projections.first() {
-        return Err(RunError::Unsupported {
-            span: projection.span,
-            feature: "projections",
-        });
-    }
     // Without a choice, the JIT runs where it compiles every population.
     let backend = match options.backend {
         Some(b) => b,

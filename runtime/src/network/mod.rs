@@ -18,11 +18,14 @@
 //!    `t_n = n·dt` to `t_{n+1}`; spikes are stamped `t_{n+1}` (NEST's
 //!    convention); recorders sample after each step.
 //!
-//! This version runs populations without projections: continuous inputs
-//! are zero and a network with a `connect` is refused.
+//! Projections are built with the populations ([`projection`]): this
+//! version delivers additive synapses (`on pre { post.X += w }`) through
+//! per-target ring buffers; other synapse models are refused with a clear
+//! error.
 
 mod compile;
 mod error;
+pub mod projection;
 mod record;
 mod simulation;
 pub mod values;

@@ -7,8 +7,10 @@ use nmlc_compiler::ir::interp::Interpreter;
 
 use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
 use super::error::RunError;
+use super::projection::{CompiledProjection, EffectTarget, Weights, build_projection};
 use super::record::{Recorders, TraceSource};
 use super::values::{ValueScope, evaluate};
+use crate::ring_buffer::RingBuffer;
 
 /// The `step` slot of the initialisation stream used for the initial value
 /// of state variable `k` is `STATE_SLOT + k`; parameter `k` uses slot `k`.
@@ -27,6 +29,32 @@ pub struct Simulation<'c, 'p> {
     pub(crate) steps_done: u64,
     /// Whether the run stopped before its end.
     pub(crate) stopped: bool,
+    /// The projections, in network order.
+    pub(crate) projections: Vec<CompiledProjection>,
+    /// Per population, the projections it is the source of.
+    outgoing: Vec<Vec<usize>>,
+    /// Per population, its incoming spike buffers: what they feed and the buffer.
+    inboxes: Vec<Vec<Inbox>>,
+    /// Spike deliveries across synapses so far.
+    pub(crate) synaptic_events: u64,
+}
+
+/// Spikes on their way to one variable of a population.
+struct Inbox {
+    /// What the spikes change.
+    target: EffectTarget,
+    /// How the buffer's contents are applied.
+    delivery: Delivery,
+    /// The inputs per target neuron and future step.
+    buffer: RingBuffer<f64>,
+}
+
+/// Where the contents of a ring buffer go at the start of a step.
+enum Delivery {
+    /// Added to one column (a state variable).
+    Column(usize),
+    /// A spike input: added to each of these columns times a per-neuron factor.
+    SpikeInput(Vec<(usize, Vec<f64>)>),
 }
 
 impl<'c, 'p> Simulation<'c, 'p> {
@@ -127,6 +155,14 @@ impl<'c, 'p> Simulation<'c, 'p> {
             columns.push(cols);
         }
         let recorders = Recorders::new(compiled)?;
+        let projections: Vec<CompiledProjection> = (0..compiled.network.projections.len())
+            .map(|k| build_projection(compiled, k))
+            .collect::<Result<_, _>>()?;
+        let mut outgoing = vec![Vec::new(); compiled.populations.len()];
+        for (k, p) in projections.iter().enumerate() {
+            outgoing[p.source].push(k);
+        }
+        let inboxes = inboxes(compiled, &projections, &mut columns)?;
         let mut sim = Simulation {
             compiled,
             columns,
@@ -134,6 +170,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
             spike_counts: vec![0; compiled.populations.len()],
             steps_done: 0,
             stopped: false,
+            projections,
+            outgoing,
+            inboxes,
+            synaptic_events: 0,
         };
         sim.sample(0);
         sim.check_finite(0)?;
@@ -160,7 +200,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
     }
 
     /// Runs every step. Step `n` advances from `t_n = n·dt` to `t_{n+1}`;
-    /// continuous inputs stay zero (there are no synapses yet); spikes are
+    /// spike events due at the step are applied first; continuous inputs stay
+    /// zero (no synapse model drives them yet); spikes are
     /// stamped `t_{n+1}`; recorders sample after the step. A NaN or
     /// infinite state stops the run with [`RunError::NonFinite`]; what was
     /// recorded until then is kept.
@@ -170,6 +211,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
         let mut source_cursor = vec![0usize; self.compiled.populations.len()];
         while self.steps_done < steps {
             let n = self.steps_done;
+            self.deliver(n);
             for (p_index, p) in self.compiled.populations.iter().enumerate() {
                 spiked.clear();
                 match &p.kind {
@@ -198,6 +240,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     }
                 }
                 self.record_spikes(p_index, n, &spiked);
+                self.propagate(p_index, &spiked);
             }
             self.steps_done = n + 1;
             self.sample(n + 1);
@@ -207,6 +250,66 @@ impl<'c, 'p> Simulation<'c, 'p> {
             }
         }
         Ok(())
+    }
+
+    /// Empties the ring buffers due at the start of step `n` into the
+    /// targets' state.
+    fn deliver(&mut self, n: u64) {
+        for (p, inbox) in self.inboxes.iter_mut().enumerate() {
+            let cols = &mut self.columns[p];
+            for Inbox {
+                delivery, buffer, ..
+            } in inbox.iter_mut()
+            {
+                let values = buffer.take_current(n);
+                match delivery {
+                    Delivery::Column(c) => add_into(&mut cols[*c], values, None),
+                    Delivery::SpikeInput(targets) => {
+                        for (c, factor) in targets.iter() {
+                            add_into(&mut cols[*c], values, Some(factor));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the spikes of population `p` along its outgoing projections.
+    fn propagate(&mut self, p: usize, spiked: &[u32]) {
+        for &k in &self.outgoing[p] {
+            let proj = &self.projections[k];
+            let inbox = &mut self.inboxes[proj.target];
+            for &i in spiked {
+                let Some(local) = i
+                    .checked_sub(proj.source_start)
+                    .filter(|l| *l < proj.source_len)
+                else {
+                    continue;
+                };
+                let start = proj.csr.row_start[local as usize] as usize;
+                let row = proj.csr.row(local);
+                self.synaptic_events += row.len() as u64;
+                for effect in &proj.effects {
+                    let Some(Inbox { buffer, .. }) =
+                        inbox.iter_mut().find(|x| x.target == effect.target)
+                    else {
+                        continue;
+                    };
+                    for (s, &j) in row.iter().enumerate() {
+                        let w = match &effect.weights {
+                            Weights::Constant(w) => *w,
+                            Weights::PerSynapse(ws) => ws[start + s],
+                        };
+                        // Sizes and delays were checked when the buffer was made.
+                        let _ = buffer.add(
+                            proj.delay_steps as usize,
+                            (proj.target_start + j) as usize,
+                            w,
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
@@ -308,5 +411,87 @@ fn context(c: &CompiledNetwork, p: usize, n: u64) -> StepContext {
         step: n,
         seed: c.seed,
         population: p as u32,
+    }
+}
+
+/// One inbox per (target population, target variable) that some projection
+/// feeds, sized for the longest delay into it.
+fn inboxes(
+    c: &CompiledNetwork,
+    projections: &[CompiledProjection],
+    columns: &mut [Vec<ColumnData>],
+) -> Result<Vec<Vec<Inbox>>, RunError> {
+    let mut longest: Vec<((usize, EffectTarget), u32)> = Vec::new();
+    for p in projections {
+        for e in &p.effects {
+            let key = (p.target, e.target);
+            match longest.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, d)) => *d = (*d).max(p.delay_steps),
+                None => longest.push((key, p.delay_steps)),
+            }
+        }
+    }
+    let mut out: Vec<Vec<Inbox>> = (0..c.populations.len()).map(|_| Vec::new()).collect();
+    for ((pop, target), delay) in longest {
+        let CompiledKind::Neuron {
+            ir,
+            verified,
+            model,
+            ..
+        } = &c.populations[pop].kind
+        else {
+            continue;
+        };
+        let size = c.populations[pop].size as usize;
+        let column = |k: u32| {
+            verified
+                .binding(Place::State(k))
+                .expect("every state has a column")
+        };
+        let delivery = match target {
+            EffectTarget::State(k) => Delivery::Column(column(k)),
+            EffectTarget::SpikeInput(k) => {
+                let name = &c.program.neurons[*model as usize].inputs[k as usize].name;
+                let ctx = context(c, pop, 0);
+                let interp = Interpreter::new(ir, verified);
+                let mut targets = Vec::new();
+                if let Some(input) = ir.spike_inputs.iter().find(|s| s.name == *name) {
+                    for (state, factor) in &input.targets {
+                        let factors = (0..size)
+                            .map(|j| interp.eval_for(*factor, &mut columns[pop], j, &ctx))
+                            .collect();
+                        targets.push((column(*state), factors));
+                    }
+                }
+                Delivery::SpikeInput(targets)
+            }
+        };
+        out[pop].push(Inbox {
+            target,
+            delivery,
+            buffer: RingBuffer::new(delay as usize, size),
+        });
+    }
+    Ok(out)
+}
+
+/// `column[j] += values[j] · factor[j]` for every neuron.
+fn add_into(column: &mut ColumnData, values: &[f64], factor: Option<&Vec<f64>>) {
+    match column {
+        ColumnData::F64(c) => {
+            for (j, v) in values.iter().enumerate() {
+                if *v != 0.0 {
+                    c[j] += v * factor.map_or(1.0, |f| f[j]);
+                }
+            }
+        }
+        ColumnData::F32(c) => {
+            for (j, v) in values.iter().enumerate() {
+                if *v != 0.0 {
+                    c[j] += (v * factor.map_or(1.0, |f| f[j])) as f32;
+                }
+            }
+        }
+        ColumnData::I32(_) => {}
     }
 }

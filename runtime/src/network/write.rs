@@ -79,9 +79,20 @@ impl Simulation<'_, '_> {
             duration_ms: c.duration_ms,
             seed: c.seed,
             populations,
-            projections: BTreeMap::new(),
-            synapses: 0,
-            synaptic_events: 0,
+            projections: self
+                .projections
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        crate::output::ProjectionSummary {
+                            synapses: p.csr.len() as u64,
+                        },
+                    )
+                })
+                .collect(),
+            synapses: self.projections.iter().map(|p| p.csr.len() as u64).sum(),
+            synaptic_events: self.synaptic_events,
             timing_s: timing,
             interrupted: self.stopped,
             t_reached_ms,

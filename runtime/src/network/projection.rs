@@ -1,0 +1,331 @@
+//! Projections: their synapses and how a spike changes the targets.
+//!
+//! This version delivers *additive* synapses, the kind the classic network
+//! benchmarks use: an `on pre` handler made only of `post.X += value` and
+//! `post.X -= value` statements, where `X` is a state variable or a spike
+//! input of the target neuron and `value` is fixed per synapse (constants,
+//! network parameters, per-synapse values such as `w = normal(…)`). Each
+//! such statement is an *effect*: at a spike, every outgoing synapse adds
+//! its value into a per-target ring buffer (one per target population and
+//! variable, NEST's scheme), which is emptied into the variable at the
+//! start of the step the delay points at. Synapse models with per-synapse
+//! or post state, `on post` handlers or continuous outputs are refused with
+//! a clear error until the runtime supports them.
+//!
+//! Timing: a spike emitted in step `n` (stamped `t_{n+1}`) with a delay of
+//! `D = round(delay / dt)` steps reaches its targets at the start of step
+//! `n + 1 + D`, i.e. at `t_{n+1} + delay`.
+
+use nmlc_compiler::abi::rng::{Stream, StreamKind};
+use nmlc_compiler::diagnostics::Diagnostic;
+use nmlc_compiler::model::{
+    AssignOp, ConnectionRule, Expr, ExprKind, NeuronVar, Projection, Stmt, Var,
+};
+use nmlc_compiler::source::Span;
+
+use super::compile::CompiledNetwork;
+use super::error::RunError;
+use super::values::{ValueScope, evaluate};
+use crate::connectivity::{Csr, Rule, RuleOptions, connect};
+
+/// What an effect changes in the target neuron.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EffectTarget {
+    /// A state variable (model state index).
+    State(u32),
+    /// A spike input (index among the model's inputs).
+    SpikeInput(u32),
+}
+
+/// The per-synapse values of one effect.
+#[derive(Clone, Debug)]
+pub enum Weights {
+    /// The same for every synapse.
+    Constant(f64),
+    /// One value per synapse, in CSR order.
+    PerSynapse(Vec<f64>),
+}
+
+/// One `post.X += value` of a projection.
+#[derive(Clone, Debug)]
+pub struct Effect {
+    /// What it changes.
+    pub target: EffectTarget,
+    /// The value each synapse adds.
+    pub weights: Weights,
+}
+
+/// A projection ready to deliver spikes.
+pub struct CompiledProjection {
+    /// Its name.
+    pub name: String,
+    /// Source population index.
+    pub source: usize,
+    /// First source neuron of the selection.
+    pub source_start: u32,
+    /// Number of source neurons.
+    pub source_len: u32,
+    /// Target population index.
+    pub target: usize,
+    /// First target neuron of the selection.
+    pub target_start: u32,
+    /// The synapses (indices relative to the selections).
+    pub csr: Csr,
+    /// What each spike does.
+    pub effects: Vec<Effect>,
+    /// The delay in steps (see the module docs).
+    pub delay_steps: u32,
+}
+
+fn unsupported(span: Span, feature: &'static str) -> RunError {
+    RunError::Unsupported { span, feature }
+}
+
+/// The selection `start..end` of a population, evaluated.
+fn selection(
+    c: &CompiledNetwork,
+    sel: &nmlc_compiler::model::Selection,
+) -> Result<(u32, u32), RunError> {
+    let size = c.populations[sel.population as usize].size;
+    let scope = ValueScope {
+        network_params: &c.network_params,
+        index: 0,
+        size,
+        model_params: &[],
+    };
+    let mut draws = Stream::new(c.seed, StreamKind::SynapseValues, 0, 0).draws(0);
+    let mut eval = |e: &Option<Expr>, default: u32| -> Result<u32, RunError> {
+        match e {
+            None => Ok(default),
+            Some(e) => evaluate(e, &scope, &mut draws)
+                .map(|v| v.max(0.0) as u32)
+                .map_err(|err| RunError::from_value(err, "a selection bound")),
+        }
+    };
+    let start = eval(&sel.start, 0)?;
+    let end = eval(&sel.end, size)?;
+    Ok((start, end.saturating_sub(start)))
+}
+
+/// Replaces the synapse's own names in an effect's value by the projection's
+/// values (or the model's defaults), so the value is a network expression.
+fn bind_value(e: &Expr, p: &Projection) -> Result<Expr, RunError> {
+    let s = &p.synapse;
+    let lookup = |name: &str| -> Option<Expr> {
+        p.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e.clone())
+    };
+    let kind = match &e.kind {
+        ExprKind::Var(Var::HandlerArg(k)) => {
+            let name = &s.handler_args[*k as usize].name;
+            return lookup(name)
+                .ok_or_else(|| unsupported(e.span, "a synapse value without a value"));
+        }
+        ExprKind::Var(Var::Param(k)) => {
+            let q = &s.params[*k as usize];
+            return match lookup(&q.name).or_else(|| q.value.clone()) {
+                Some(v) => Ok(v),
+                None => Err(unsupported(e.span, "a synapse parameter without a value")),
+            };
+        }
+        ExprKind::Var(
+            Var::State(_)
+            | Var::PostState(_)
+            | Var::Pre(_)
+            | Var::Post(_)
+            | Var::Alias(_)
+            | Var::Local(_),
+        ) => {
+            return Err(unsupported(
+                e.span,
+                "synaptic effects that read neuron or synapse state (only fixed per-synapse values are delivered so far)",
+            ));
+        }
+        ExprKind::Builtin(_) | ExprKind::Random(_) => {
+            return Err(unsupported(
+                e.span,
+                "synaptic effects that depend on time or random numbers",
+            ));
+        }
+        ExprKind::Unary(op, x) => ExprKind::Unary(*op, Box::new(bind_value(x, p)?)),
+        ExprKind::Binary(op, a, b) => ExprKind::Binary(
+            *op,
+            Box::new(bind_value(a, p)?),
+            Box::new(bind_value(b, p)?),
+        ),
+        ExprKind::Math(m, xs) => ExprKind::Math(
+            *m,
+            xs.iter()
+                .map(|x| bind_value(x, p))
+                .collect::<Result<_, _>>()?,
+        ),
+        ExprKind::If(c, a, b) => ExprKind::If(
+            Box::new(bind_value(c, p)?),
+            Box::new(bind_value(a, p)?),
+            Box::new(bind_value(b, p)?),
+        ),
+        other => other.clone(),
+    };
+    Ok(Expr {
+        kind,
+        ty: e.ty,
+        span: e.span,
+    })
+}
+
+/// The effects of a projection's synapse, or why it cannot be delivered yet.
+fn effects_of(p: &Projection) -> Result<Vec<(EffectTarget, f64, Expr)>, RunError> {
+    let s = &p.synapse;
+    if !s.states.is_empty() {
+        return Err(unsupported(
+            s.states[0].span,
+            "synapses with per-synapse state (plasticity, short-term dynamics)",
+        ));
+    }
+    if !s.post_states.is_empty() {
+        return Err(unsupported(
+            s.post_states[0].span,
+            "synapses with post state",
+        ));
+    }
+    if let Some(h) = &s.on_post {
+        return Err(unsupported(h.span, "`on post` handlers"));
+    }
+    if let Some(o) = s.outputs.first() {
+        return Err(unsupported(o.span, "continuous synaptic outputs"));
+    }
+    let Some(h) = &s.on_pre else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for stmt in &h.body {
+        match stmt {
+            Stmt::Assign {
+                target: Var::Post(v),
+                op: op @ (AssignOp::Add | AssignOp::Sub),
+                value,
+                span,
+            } => {
+                let target = match v {
+                    NeuronVar::State(k) => EffectTarget::State(*k),
+                    NeuronVar::Input(k) => EffectTarget::SpikeInput(*k),
+                    _ => return Err(unsupported(*span, "this kind of synaptic effect")),
+                };
+                let sign = if *op == AssignOp::Add { 1.0 } else { -1.0 };
+                out.push((target, sign, bind_value(value, p)?));
+            }
+            Stmt::Assign { span, .. } | Stmt::Let { span, .. } | Stmt::If { span, .. } => {
+                return Err(unsupported(
+                    *span,
+                    "`on pre` statements other than `post.X += value` (only additive synapses are delivered so far)",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the synapses and per-synapse values of projection `index`.
+pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledProjection, RunError> {
+    let p = &c.network.projections[index];
+    let (source_start, source_len) = selection(c, &p.source)?;
+    let (target_start, target_len) = selection(c, &p.target)?;
+    let effects = effects_of(p)?;
+    let constant = |e: &Expr, what: &str| -> Result<f64, RunError> {
+        let scope = ValueScope {
+            network_params: &c.network_params,
+            index: 0,
+            size: 0,
+            model_params: &[],
+        };
+        let mut draws = Stream::new(c.seed, StreamKind::Connectivity, index as u32, 0).draws(0);
+        evaluate(e, &scope, &mut draws).map_err(|err| RunError::from_value(err, what))
+    };
+    // Autapses are possible where the selections overlap in one population.
+    let autapse_offset = (p.source.population == p.target.population)
+        .then(|| i64::from(source_start) - i64::from(target_start));
+    let opts = RuleOptions {
+        autapses: p.autapses,
+        multapses: p.multapses,
+        autapse_offset,
+    };
+    let count = |e: &Expr| -> Result<u64, RunError> {
+        Ok(constant(e, "a synapse count")?.max(0.0).round() as u64)
+    };
+    let rule = match &p.rule {
+        ConnectionRule::AllToAll => Rule::AllToAll,
+        ConnectionRule::OneToOne => Rule::OneToOne,
+        ConnectionRule::FixedProbability(e) => {
+            Rule::FixedProbability(constant(e, "a connection probability")?)
+        }
+        ConnectionRule::FixedIndegree(e) => Rule::FixedIndegree(count(e)?),
+        ConnectionRule::FixedOutdegree(e) => Rule::FixedOutdegree(count(e)?),
+        ConnectionRule::FixedTotal(e) => Rule::FixedTotal(count(e)?),
+        ConnectionRule::Probability(_) => {
+            return Err(unsupported(
+                p.span,
+                "connection probabilities given as expressions",
+            ));
+        }
+        ConnectionRule::FromFile(_) => {
+            return Err(unsupported(p.span, "connections read from a file"));
+        }
+    };
+    let csr = connect(rule, source_len, target_len, opts, c.seed, index as u32).map_err(|e| {
+        RunError::model(
+            Diagnostic::error("nml::connectivity", format!("projection `{}`: {e}", p.name))
+                .at(p.span, "these synapses cannot be made"),
+        )
+    })?;
+    let delay_ms = match &p.delay {
+        None => 0.0,
+        Some(e) => constant(e, "a delay")
+            .map_err(|_| unsupported(e.span, "delays that vary between synapses"))?,
+    };
+    let delay_steps = (delay_ms / c.dt_ms).round().max(0.0) as u32;
+    // Per-synapse values: each synapse draws from its own stream position
+    // (projection, source neuron), in row order, so values do not depend on
+    // threads.
+    let mut compiled_effects = Vec::new();
+    for (e_index, (target, sign, value)) in effects.into_iter().enumerate() {
+        let fixed = constant(&value, "a synaptic weight");
+        let per_synapse = super::values::has_distribution(&value)
+            || super::values::has_index(&value)
+            || fixed.is_err();
+        let weights = if !per_synapse {
+            Weights::Constant(sign * fixed?)
+        } else {
+            let mut w = Vec::with_capacity(csr.len());
+            for i in 0..source_len {
+                let stream = Stream::new(c.seed, StreamKind::SynapseValues, index as u32, i);
+                let mut draws = stream.draws(e_index as u64);
+                for &_j in csr.row(i) {
+                    let scope = ValueScope {
+                        network_params: &c.network_params,
+                        index: i,
+                        size: source_len,
+                        model_params: &[],
+                    };
+                    let v = evaluate(&value, &scope, &mut draws)
+                        .map_err(|err| RunError::from_value(err, "a synaptic weight"))?;
+                    w.push(sign * v);
+                }
+            }
+            Weights::PerSynapse(w)
+        };
+        compiled_effects.push(Effect { target, weights });
+    }
+    Ok(CompiledProjection {
+        name: p.name.clone(),
+        source: p.source.population as usize,
+        source_start,
+        source_len,
+        target: p.target.population as usize,
+        target_start,
+        csr,
+        effects: compiled_effects,
+        delay_steps,
+    })
+}
