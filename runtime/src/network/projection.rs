@@ -42,8 +42,9 @@ pub enum EffectTarget {
 pub enum Weights {
     /// The same for every synapse.
     Constant(f64),
-    /// One value per synapse, in CSR order.
-    PerSynapse(Vec<f64>),
+    /// One value per synapse, in CSR order, in single precision: with the
+    /// 4-byte target index a static synapse takes 8 bytes.
+    PerSynapse(Vec<f32>),
 }
 
 /// One `post.X += value` of a projection.
@@ -310,7 +311,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
                     };
                     let v = evaluate(&value, &scope, &mut draws)
                         .map_err(|err| RunError::from_value(err, "a synaptic weight"))?;
-                    w.push(sign * v);
+                    w.push((sign * v) as f32);
                 }
             }
             Weights::PerSynapse(w)

@@ -298,7 +298,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     for (s, &j) in row.iter().enumerate() {
                         let w = match &effect.weights {
                             Weights::Constant(w) => *w,
-                            Weights::PerSynapse(ws) => ws[start + s],
+                            Weights::PerSynapse(ws) => f64::from(ws[start + s]),
                         };
                         // Sizes and delays were checked when the buffer was made.
                         let _ = buffer.add(
