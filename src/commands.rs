@@ -246,6 +246,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions, String> {
             PrecisionArg::F32 => Precision::F32,
         },
         set,
+        threads: args.threads.map(usize::from),
     })
 }
 

@@ -92,6 +92,9 @@ pub struct RunArgs {
     /// The precision of the neurons' reals.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
     pub precision: PrecisionArg,
+    /// Worker threads [default: every core]; results are the same for every value.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// The format of the result files.
     #[arg(long, value_enum, default_value_t = ResultFormat::Csv)]
     pub format: ResultFormat,

@@ -143,3 +143,37 @@ network TM {
     assert!(stderr.contains("nml::unsupported"), "{stderr}");
     assert!(stderr.contains("per-synapse state"), "{stderr}");
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    // Poisson sources draw random numbers per neuron and step; the network
+    // is split into one chunk per thread.
+    let model = "import stdlib.neurons.lif
+import stdlib.sources.poisson
+network Threads {
+    dt = 0.1 ms
+    duration = 100 ms
+    Ext = PoissonSource(300) { rate = 60 Hz }
+    P = LIF(257) { V_m = uniform(-70 mV, -56 mV) }
+    connect Ext -> P { rule = fixed_indegree(40)  delay = 1.5 ms  on pre { post.V_m += w }  w = normal(0.8 mV, 0.1 mV) }
+    connect P -> P { rule = fixed_probability(0.1)  delay = 0.5 ms  on pre { post.V_m += -0.3 mV } }
+    record spikes of P
+    record V_m of P[0:5]
+}";
+    let outputs: Vec<(String, String)> = ["1", "2", "3"]
+        .iter()
+        .map(|t| {
+            let (code, stderr, out) = run(&format!("threads{t}"), model, &["--threads", t]);
+            assert_eq!(code, 0, "{stderr}");
+            (
+                std::fs::read_to_string(out.join("spikes.csv")).unwrap(),
+                std::fs::read_to_string(out.join("trace_P_V_m.csv")).unwrap(),
+            )
+        })
+        .collect();
+    assert!(outputs[0].0.lines().count() > 20, "the network is active");
+    for o in &outputs[1..] {
+        assert_eq!(o.0, outputs[0].0, "spikes depend on the thread count");
+        assert_eq!(o.1, outputs[0].1, "traces depend on the thread count");
+    }
+}

@@ -36,6 +36,7 @@ fn context(step: u64) -> StepContext {
         step,
         seed: 1,
         population: 0,
+        first_neuron: 0,
     }
 }
 

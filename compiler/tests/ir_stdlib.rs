@@ -27,6 +27,7 @@ fn every_stdlib_neuron_compiles_and_runs() {
             step: 0,
             seed: 3,
             population: 0,
+            first_neuron: 0,
         };
         interp.build(&mut cols, 3, &ctx);
         let mut spikes = Vec::new();

@@ -69,6 +69,7 @@ fn context(step: u64) -> StepContext {
         step,
         seed: 12345,
         population: 2,
+        first_neuron: 0,
     }
 }
 

@@ -56,6 +56,7 @@ fn simulate() -> Run {
         step: 0,
         seed: 0,
         population: 0,
+        first_neuron: 0,
     };
     interp.build(&mut cols, 1, &ctx);
     let v = info.binding(Place::State(0)).expect("V_m column");

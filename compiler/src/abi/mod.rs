@@ -31,6 +31,12 @@ pub struct StepContext {
     pub seed: u64,
     /// The population's index in the network.
     pub population: u32,
+    /// The population index of the first neuron of the columns handed to
+    /// the kernel: a population may be stored in chunks (one per thread),
+    /// and element `k` of a chunk is neuron `first_neuron + k`. `Index` and
+    /// the random streams use the population index, so results do not
+    /// depend on how the population is split.
+    pub first_neuron: u32,
 }
 
 /// Draw `draw` of `neuron` at `step`: uniform on [0, 1) or standard normal.

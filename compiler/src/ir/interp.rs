@@ -246,7 +246,7 @@ impl<'a> Interpreter<'a> {
             Expr::Load(p) => self.load(*p, f),
             Expr::Time => Value::Real(self.round(f.ctx.t)),
             Expr::Dt => Value::Real(self.round(f.ctx.dt)),
-            Expr::Index => Value::Real(f.neuron as f64),
+            Expr::Index => Value::Real((f.neuron + f.ctx.first_neuron as usize) as f64),
             Expr::Unary(op, x) => {
                 let x = self.eval(*x, f);
                 match op {
@@ -276,7 +276,7 @@ impl<'a> Interpreter<'a> {
                 let x = random(
                     f.ctx.seed,
                     f.ctx.population,
-                    f.neuron as u32,
+                    f.neuron as u32 + f.ctx.first_neuron,
                     f.ctx.step,
                     *draw,
                     *kind,

@@ -33,6 +33,7 @@ fn final_value(source: &str, solver: Option<SolverKind>, dt: f64, duration: f64)
         step: 0,
         seed: 1,
         population: 0,
+        first_neuron: 0,
     };
     interp.build(&mut cols, 1, &ctx);
     let steps = (duration / dt).round() as u64;

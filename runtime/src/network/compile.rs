@@ -37,6 +37,8 @@ pub struct RunOptions {
     /// Network parameter values given with `--set NAME=VALUE`: name, value
     /// in the internal scale, and its dimension.
     pub set: Vec<(String, f64, Dim)>,
+    /// Worker threads; `None` = every core.
+    pub threads: Option<usize>,
 }
 
 /// How one model parameter of a population is given.
@@ -107,6 +109,8 @@ pub struct CompiledNetwork<'p> {
     pub precision: Precision,
     /// The populations, in network order.
     pub populations: Vec<CompiledPopulation>,
+    /// Worker threads for the simulation (results do not depend on it).
+    pub threads: usize,
 }
 
 impl CompiledNetwork<'_> {
@@ -236,6 +240,10 @@ pub fn compile_ir<'p>(
         backend: options.backend.unwrap_or(Backend::Interp),
         precision: options.precision,
         populations,
+        threads: options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
     })
 }
 

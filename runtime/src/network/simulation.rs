@@ -11,6 +11,7 @@ use super::projection::{CompiledProjection, EffectTarget, Weights, build_project
 use super::record::{Recorders, TraceSource};
 use super::values::{ValueScope, evaluate};
 use crate::ring_buffer::RingBuffer;
+use rayon::prelude::*;
 
 /// The `step` slot of the initialisation stream used for the initial value
 /// of state variable `k` is `STATE_SLOT + k`; parameter `k` uses slot `k`.
@@ -20,8 +21,9 @@ pub const STATE_SLOT: u64 = 1 << 32;
 /// the run has come.
 pub struct Simulation<'c, 'p> {
     pub(crate) compiled: &'c CompiledNetwork<'p>,
-    /// Per population, its columns in binding order (empty for sources).
-    columns: Vec<Vec<ColumnData>>,
+    /// Per population, its storage in chunks (one per thread; none for
+    /// spike sources).
+    chunks: Vec<Vec<Chunk>>,
     pub(crate) recorders: Recorders,
     /// Per population, all spikes emitted.
     pub(crate) spike_counts: Vec<u64>,
@@ -31,12 +33,32 @@ pub struct Simulation<'c, 'p> {
     pub(crate) stopped: bool,
     /// The projections, in network order.
     pub(crate) projections: Vec<CompiledProjection>,
-    /// Per population, the projections it is the source of.
-    outgoing: Vec<Vec<usize>>,
-    /// Per population, its incoming spike buffers: what they feed and the buffer.
-    inboxes: Vec<Vec<Inbox>>,
+    /// Per population, the projections that target it, in network order.
+    incoming: Vec<Vec<usize>>,
     /// Spike deliveries across synapses so far.
     pub(crate) synaptic_events: u64,
+    /// Worker threads (absent when running on one thread).
+    pool: Option<rayon::ThreadPool>,
+    /// Per population, the neurons that spiked in the current step
+    /// (population indices, increasing).
+    step_spikes: Vec<Vec<u32>>,
+}
+
+/// One thread's share of a population: neurons `start..start + len`.
+///
+/// A population is split into as many chunks as there are threads; each
+/// chunk owns its columns and the ring buffers of its neurons, so a thread
+/// updating or delivering to its chunk never writes anything another thread
+/// touches, and no atomics are needed. Results do not depend on the split:
+/// neurons are independent within a step, random numbers are keyed by the
+/// population index of a neuron, and each target receives its inputs in the
+/// same order (projection order, then spike order) whatever the chunks.
+struct Chunk {
+    start: usize,
+    len: usize,
+    cols: Vec<ColumnData>,
+    inbox: Vec<Inbox>,
+    spikes: Vec<u32>,
 }
 
 /// Spikes on their way to one variable of a population.
@@ -50,6 +72,7 @@ struct Inbox {
 }
 
 /// Where the contents of a ring buffer go at the start of a step.
+#[derive(Clone)]
 enum Delivery {
     /// Added to one column (a state variable).
     Column(usize),
@@ -158,22 +181,46 @@ impl<'c, 'p> Simulation<'c, 'p> {
         let projections: Vec<CompiledProjection> = (0..compiled.network.projections.len())
             .map(|k| build_projection(compiled, k))
             .collect::<Result<_, _>>()?;
-        let mut outgoing = vec![Vec::new(); compiled.populations.len()];
+        let mut incoming = vec![Vec::new(); compiled.populations.len()];
         for (k, p) in projections.iter().enumerate() {
-            outgoing[p.source].push(k);
+            incoming[p.target].push(k);
         }
         let inboxes = inboxes(compiled, &projections, &mut columns)?;
+        let threads = compiled.threads.max(1);
+        let chunks = columns
+            .into_iter()
+            .zip(inboxes)
+            .zip(&compiled.populations)
+            .map(|((cols, inbox), p)| match p.kind {
+                CompiledKind::Neuron { .. } => split(cols, inbox, p.size as usize, threads),
+                CompiledKind::Source { .. } => Vec::new(),
+            })
+            .collect();
+        let pool = if threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| RunError::BadSetting {
+                        setting: "--threads".into(),
+                        problem: format!("cannot start {threads} threads: {e}"),
+                    })?,
+            )
+        } else {
+            None
+        };
         let mut sim = Simulation {
             compiled,
-            columns,
+            chunks,
             recorders,
             spike_counts: vec![0; compiled.populations.len()],
             steps_done: 0,
             stopped: false,
             projections,
-            outgoing,
-            inboxes,
+            incoming,
             synaptic_events: 0,
+            pool,
+            step_spikes: vec![Vec::new(); compiled.populations.len()],
         };
         sim.sample(0);
         sim.check_finite(0)?;
@@ -199,32 +246,26 @@ impl<'c, 'p> Simulation<'c, 'p> {
         self.steps_done as f64 * self.compiled.dt_ms
     }
 
-    /// Runs every step. Step `n` advances from `t_n = n·dt` to `t_{n+1}`;
-    /// spike events due at the step are applied first; continuous inputs stay
-    /// zero (no synapse model drives them yet); spikes are
-    /// stamped `t_{n+1}`; recorders sample after the step. A NaN or
-    /// infinite state stops the run with [`RunError::NonFinite`]; what was
-    /// recorded until then is kept.
+    /// Runs every step. Step `n` advances from `t_n = n·dt` to `t_{n+1}`:
+    /// spike events due at the step are applied, every population is
+    /// updated (chunks in parallel), spikes are stamped `t_{n+1}` and sent
+    /// along the projections (each target chunk in parallel); recorders
+    /// sample after the step. A NaN or infinite state stops the run with
+    /// [`RunError::NonFinite`]; what was recorded until then is kept.
     pub fn run(&mut self) -> Result<(), RunError> {
         let steps = self.compiled.steps();
-        let mut spiked = Vec::new();
         let mut source_cursor = vec![0usize; self.compiled.populations.len()];
         while self.steps_done < steps {
             let n = self.steps_done;
-            self.deliver(n);
+            self.update(n);
             for (p_index, p) in self.compiled.populations.iter().enumerate() {
+                let spiked = &mut self.step_spikes[p_index];
                 spiked.clear();
                 match &p.kind {
-                    CompiledKind::Neuron { kernel, .. } => {
-                        let Some(kernel) = kernel else { continue };
-                        let ctx = context(self.compiled, p_index, n);
-                        kernel.step(
-                            &ctx,
-                            &mut self.columns[p_index],
-                            0,
-                            p.size as usize,
-                            &mut spiked,
-                        );
+                    CompiledKind::Neuron { .. } => {
+                        for chunk in &self.chunks[p_index] {
+                            spiked.extend_from_slice(&chunk.spikes);
+                        }
                     }
                     CompiledKind::Source { spikes } => {
                         let cursor = &mut source_cursor[p_index];
@@ -239,9 +280,13 @@ impl<'c, 'p> Simulation<'c, 'p> {
                         }
                     }
                 }
-                self.record_spikes(p_index, n, &spiked);
-                self.propagate(p_index, &spiked);
             }
+            for p_index in 0..self.compiled.populations.len() {
+                let spiked = std::mem::take(&mut self.step_spikes[p_index]);
+                self.record_spikes(p_index, n, &spiked);
+                self.step_spikes[p_index] = spiked;
+            }
+            self.propagate();
             self.steps_done = n + 1;
             self.sample(n + 1);
             if let Err(e) = self.check_finite(n + 1) {
@@ -252,64 +297,116 @@ impl<'c, 'p> Simulation<'c, 'p> {
         Ok(())
     }
 
-    /// Empties the ring buffers due at the start of step `n` into the
-    /// targets' state.
-    fn deliver(&mut self, n: u64) {
-        for (p, inbox) in self.inboxes.iter_mut().enumerate() {
-            let cols = &mut self.columns[p];
-            for Inbox {
-                delivery, buffer, ..
-            } in inbox.iter_mut()
+    /// Delivers the events due at step `n` and advances every neuron.
+    fn update(&mut self, n: u64) {
+        let compiled = self.compiled;
+        let work = |p_index: usize, chunk: &mut Chunk| {
+            chunk.deliver(n);
+            chunk.spikes.clear();
+            if let CompiledKind::Neuron {
+                kernel: Some(kernel),
+                ..
+            } = &compiled.populations[p_index].kind
             {
-                let values = buffer.take_current(n);
-                match delivery {
-                    Delivery::Column(c) => add_into(&mut cols[*c], values, None),
-                    Delivery::SpikeInput(targets) => {
-                        for (c, factor) in targets.iter() {
-                            add_into(&mut cols[*c], values, Some(factor));
-                        }
+                let ctx = StepContext {
+                    first_neuron: chunk.start as u32,
+                    ..context(compiled, p_index, n)
+                };
+                kernel.step(&ctx, &mut chunk.cols, 0, chunk.len, &mut chunk.spikes);
+                for s in chunk.spikes.iter_mut() {
+                    *s += chunk.start as u32;
+                }
+            }
+        };
+        match &self.pool {
+            None => {
+                for (p_index, chunks) in self.chunks.iter_mut().enumerate() {
+                    for chunk in chunks.iter_mut() {
+                        work(p_index, chunk);
                     }
                 }
+            }
+            Some(pool) => {
+                let mut all: Vec<(usize, &mut Chunk)> = self
+                    .chunks
+                    .iter_mut()
+                    .enumerate()
+                    .flat_map(|(p, cs)| cs.iter_mut().map(move |c| (p, c)))
+                    .collect();
+                pool.install(|| all.par_iter_mut().for_each(|(p, c)| work(*p, c)));
             }
         }
     }
 
-    /// Sends the spikes of population `p` along its outgoing projections.
-    fn propagate(&mut self, p: usize, spiked: &[u32]) {
-        for &k in &self.outgoing[p] {
-            let proj = &self.projections[k];
-            let inbox = &mut self.inboxes[proj.target];
-            for &i in spiked {
-                let Some(local) = i
-                    .checked_sub(proj.source_start)
-                    .filter(|l| *l < proj.source_len)
-                else {
+    /// Sends this step's spikes along the projections: each target chunk
+    /// takes, from every projection into its population (in network order),
+    /// the synapses of each spiking neuron (in index order) that end in it.
+    fn propagate(&mut self) {
+        let projections = &self.projections;
+        let incoming = &self.incoming;
+        let step_spikes = &self.step_spikes;
+        let work = |p_index: usize, chunk: &mut Chunk| -> u64 {
+            let mut events = 0u64;
+            for &k in &incoming[p_index] {
+                let proj = &projections[k];
+                // The chunk's neurons in the projection's target coordinates.
+                let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
+                let hi =
+                    ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
+                if lo >= hi {
                     continue;
-                };
-                let start = proj.csr.row_start[local as usize] as usize;
-                let row = proj.csr.row(local);
-                self.synaptic_events += row.len() as u64;
-                for effect in &proj.effects {
-                    let Some(Inbox { buffer, .. }) =
-                        inbox.iter_mut().find(|x| x.target == effect.target)
+                }
+                for &i in &step_spikes[proj.source] {
+                    let Some(local) = i
+                        .checked_sub(proj.source_start)
+                        .filter(|l| *l < proj.source_len)
                     else {
                         continue;
                     };
-                    for (s, &j) in row.iter().enumerate() {
-                        let w = match &effect.weights {
-                            Weights::Constant(w) => *w,
-                            Weights::PerSynapse(ws) => f64::from(ws[start + s]),
+                    let row_start = proj.csr.row_start[local as usize] as usize;
+                    let row = proj.csr.row(local);
+                    // Rows are sorted by target: this chunk's part is a range.
+                    let a = row.partition_point(|&j| j < lo);
+                    let b = row.partition_point(|&j| j < hi);
+                    events += (b - a) as u64;
+                    for effect in &proj.effects {
+                        let Some(inbox) =
+                            chunk.inbox.iter_mut().find(|x| x.target == effect.target)
+                        else {
+                            continue;
                         };
-                        // Sizes and delays were checked when the buffer was made.
-                        let _ = buffer.add(
-                            proj.delay_steps as usize,
-                            (proj.target_start + j) as usize,
-                            w,
-                        );
+                        for (s, &j) in row[a..b].iter().enumerate() {
+                            let w = match &effect.weights {
+                                Weights::Constant(w) => *w,
+                                Weights::PerSynapse(ws) => f64::from(ws[row_start + a + s]),
+                            };
+                            let target = (proj.target_start + j) as usize - chunk.start;
+                            // Sizes and delays were checked when the buffer was made.
+                            let _ = inbox.buffer.add(proj.delay_steps as usize, target, w);
+                        }
                     }
                 }
             }
-        }
+            events
+        };
+        let events: u64 = match &self.pool {
+            None => self
+                .chunks
+                .iter_mut()
+                .enumerate()
+                .map(|(p, cs)| cs.iter_mut().map(|c| work(p, c)).sum::<u64>())
+                .sum(),
+            Some(pool) => {
+                let mut all: Vec<(usize, &mut Chunk)> = self
+                    .chunks
+                    .iter_mut()
+                    .enumerate()
+                    .flat_map(|(p, cs)| cs.iter_mut().map(move |c| (p, c)))
+                    .collect();
+                pool.install(|| all.par_iter_mut().map(|(p, c)| work(*p, c)).sum())
+            }
+        };
+        self.synaptic_events += events;
     }
 
     fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
@@ -334,46 +431,53 @@ impl<'c, 'p> Simulation<'c, 'p> {
         }
     }
 
+    /// The chunk holding neuron `i` of population `p`, and `i` within it.
+    fn locate(&self, p: usize, i: usize) -> (usize, usize) {
+        let chunks = &self.chunks[p];
+        let k = chunks
+            .partition_point(|c| c.start + c.len <= i)
+            .min(chunks.len().saturating_sub(1));
+        (k, i - chunks[k].start)
+    }
+
     /// Samples the traces due at the step boundary `boundary` (time
     /// `boundary · dt`).
     fn sample(&mut self, boundary: u64) {
         let t = crate::output::grid_time(boundary, self.compiled.dt_ms);
-        for trace in &mut self.recorders.traces {
+        for trace_index in 0..self.recorders.traces.len() {
+            let trace = &self.recorders.traces[trace_index];
             if !boundary.is_multiple_of(trace.every_steps) {
                 continue;
             }
-            let cols = &mut self.columns[trace.population];
-            trace.times_ms.push(t);
-            match trace.source {
-                TraceSource::Column(b) => {
-                    for &i in &trace.neurons {
-                        trace
-                            .values
-                            .push(cols[b].get(i as usize) / trace.unit_factor);
+            let p = trace.population;
+            let mut values = Vec::with_capacity(trace.neurons.len());
+            for &i in &trace.neurons {
+                let (k, local) = self.locate(p, i as usize);
+                let value = match trace.source {
+                    TraceSource::Column(b) => self.chunks[p][k].cols[b].get(local),
+                    TraceSource::Observable(h) => {
+                        let CompiledKind::Neuron { ir, verified, .. } =
+                            &self.compiled.populations[p].kind
+                        else {
+                            continue;
+                        };
+                        let ctx = StepContext {
+                            t,
+                            first_neuron: self.chunks[p][k].start as u32,
+                            ..context(self.compiled, p, boundary)
+                        };
+                        let interp = Interpreter::new(ir, verified);
+                        interp.observe(h, &mut self.chunks[p][k].cols, local, &ctx)
                     }
-                }
-                TraceSource::Observable(h) => {
-                    let CompiledKind::Neuron { ir, verified, .. } =
-                        &self.compiled.populations[trace.population].kind
-                    else {
-                        continue;
-                    };
-                    let interp = Interpreter::new(ir, verified);
-                    let ctx = StepContext {
-                        t,
-                        ..context(self.compiled, trace.population, boundary)
-                    };
-                    for &i in &trace.neurons {
-                        trace
-                            .values
-                            .push(interp.observe(h, cols, i as usize, &ctx) / trace.unit_factor);
-                    }
-                }
+                };
+                values.push(value / trace.unit_factor);
             }
+            let trace = &mut self.recorders.traces[trace_index];
+            trace.times_ms.push(t);
+            trace.values.extend(values);
         }
     }
 
-    /// Checks every state variable of every neuron for NaN and infinity.
     fn check_finite(&self, boundary: u64) -> Result<(), RunError> {
         for (p_index, p) in self.compiled.populations.iter().enumerate() {
             let CompiledKind::Neuron { ir, verified, .. } = &p.kind else {
@@ -383,19 +487,21 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 let Some(b) = verified.binding(Place::State(k as u32)) else {
                     continue;
                 };
-                let bad = match &self.columns[p_index][b] {
-                    ColumnData::F64(v) => v.iter().position(|x| !x.is_finite()),
-                    ColumnData::F32(v) => v.iter().position(|x| !x.is_finite()),
-                    ColumnData::I32(_) => None,
-                };
-                if let Some(i) = bad {
-                    return Err(RunError::NonFinite {
-                        population: p.name.clone(),
-                        neuron: i as u32,
-                        variable: state.name.clone(),
-                        value: self.columns[p_index][b].get(i),
-                        time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
-                    });
+                for chunk in &self.chunks[p_index] {
+                    let bad = match &chunk.cols[b] {
+                        ColumnData::F64(v) => v.iter().position(|x| !x.is_finite()),
+                        ColumnData::F32(v) => v.iter().position(|x| !x.is_finite()),
+                        ColumnData::I32(_) => None,
+                    };
+                    if let Some(i) = bad {
+                        return Err(RunError::NonFinite {
+                            population: p.name.clone(),
+                            neuron: (chunk.start + i) as u32,
+                            variable: state.name.clone(),
+                            value: chunk.cols[b].get(i),
+                            time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
+                        });
+                    }
                 }
             }
         }
@@ -411,7 +517,67 @@ fn context(c: &CompiledNetwork, p: usize, n: u64) -> StepContext {
         step: n,
         seed: c.seed,
         population: p as u32,
+        first_neuron: 0,
     }
+}
+
+impl Chunk {
+    /// Empties the ring buffers due at the start of step `n` into the state.
+    fn deliver(&mut self, n: u64) {
+        for Inbox {
+            delivery, buffer, ..
+        } in self.inbox.iter_mut()
+        {
+            let values = buffer.take_current(n);
+            match delivery {
+                Delivery::Column(c) => add_into(&mut self.cols[*c], values, None),
+                Delivery::SpikeInput(targets) => {
+                    for (c, factor) in targets.iter() {
+                        add_into(&mut self.cols[*c], values, Some(factor));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Splits a population's columns and inboxes into `parts` chunks of
+/// (nearly) equal size.
+fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) -> Vec<Chunk> {
+    let parts = parts.clamp(1, size.max(1));
+    let mut chunks = Vec::with_capacity(parts);
+    for k in 0..parts {
+        let start = size * k / parts;
+        let end = size * (k + 1) / parts;
+        let slice = |c: &ColumnData| match c {
+            ColumnData::F64(v) => ColumnData::F64(v[start..end].to_vec()),
+            ColumnData::F32(v) => ColumnData::F32(v[start..end].to_vec()),
+            ColumnData::I32(v) => ColumnData::I32(v[start..end].to_vec()),
+        };
+        let inbox = inbox
+            .iter()
+            .map(|x| Inbox {
+                target: x.target,
+                delivery: match &x.delivery {
+                    Delivery::Column(c) => Delivery::Column(*c),
+                    Delivery::SpikeInput(t) => Delivery::SpikeInput(
+                        t.iter()
+                            .map(|(c, f)| (*c, f[start..end].to_vec()))
+                            .collect(),
+                    ),
+                },
+                buffer: RingBuffer::new(x.buffer.max_delay_steps(), end - start),
+            })
+            .collect();
+        chunks.push(Chunk {
+            start,
+            len: end - start,
+            cols: cols.iter().map(slice).collect(),
+            inbox,
+            spikes: Vec::new(),
+        });
+    }
+    chunks
 }
 
 /// One inbox per (target population, target variable) that some projection

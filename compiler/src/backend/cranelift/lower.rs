@@ -70,6 +70,9 @@ struct ContextValues {
     step: Value,
     seed: Value,
     population: Value,
+    /// Population index of the first neuron of the columns (chunked
+    /// populations): `Index` and random streams use `first_neuron + i`.
+    first_neuron: Value,
 }
 
 struct Emitter<'m, 'f> {
@@ -130,6 +133,11 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 &mut b,
                 types::I32,
                 std::mem::offset_of!(StepContext, population),
+            ),
+            first_neuron: field(
+                &mut b,
+                types::I32,
+                std::mem::offset_of!(StepContext, first_neuron),
             ),
         };
         let ctx = ContextValues {
@@ -578,7 +586,10 @@ impl<'m, 'f> Emitter<'m, 'f> {
             Expr::Load(place) => self.load(*place),
             Expr::Time => Val::Real(self.ctx.t),
             Expr::Dt => Val::Real(self.ctx.dt),
-            Expr::Index => Val::Real(self.b.ins().fcvt_from_uint(types::F64, self.index)),
+            Expr::Index => {
+                let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
+                Val::Real(self.b.ins().fcvt_from_uint(types::F64, neuron))
+            }
             Expr::Unary(op, x) => {
                 let x = self.expr(*x);
                 match (op, x) {
@@ -637,10 +648,11 @@ impl<'m, 'f> Emitter<'m, 'f> {
                     .b
                     .ins()
                     .iconst(types::I32, i64::from(*kind == RandomFn::Normal));
+                let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
                 let args = [
                     self.ctx.seed,
                     self.ctx.population,
-                    self.index,
+                    neuron,
                     self.ctx.step,
                     draw,
                     normal,
