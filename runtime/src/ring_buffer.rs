@@ -160,6 +160,20 @@ impl<T: Copy + Default + AddAssign> RingBuffer<T> {
         &mut self.current
     }
 
+    /// The inputs of every target that arrive at `step`, in place: the
+    /// caller consumes each value and must leave the slot zeroed (as
+    /// [`RingBuffer::take_current`] does, without the copy).
+    pub fn current_slot_mut(&mut self, step: u64) -> &mut [T] {
+        debug_assert!(
+            step == self.next_step,
+            "ring buffer steps must be consecutive: expected {}, got {step}",
+            self.next_step
+        );
+        let slot = self.slot_of(step);
+        self.next_step = step + 1;
+        &mut self.values[slot * self.targets..(slot + 1) * self.targets]
+    }
+
     fn slot_of(&self, step: u64) -> usize {
         // The remainder is below `slots`, a usize, so the cast cannot truncate.
         (step % self.slots() as u64) as usize

@@ -488,10 +488,16 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     continue;
                 };
                 for chunk in &self.chunks[p_index] {
+                    // A branch-free pass first (it vectorises), the search
+                    // only when something is wrong.
                     let bad = match &chunk.cols[b] {
-                        ColumnData::F64(v) => v.iter().position(|x| !x.is_finite()),
-                        ColumnData::F32(v) => v.iter().position(|x| !x.is_finite()),
-                        ColumnData::I32(_) => None,
+                        ColumnData::F64(v) if !v.iter().fold(true, |ok, x| ok & x.is_finite()) => {
+                            v.iter().position(|x| !x.is_finite())
+                        }
+                        ColumnData::F32(v) if !v.iter().fold(true, |ok, x| ok & x.is_finite()) => {
+                            v.iter().position(|x| !x.is_finite())
+                        }
+                        _ => None,
                     };
                     if let Some(i) = bad {
                         return Err(RunError::NonFinite {
@@ -528,7 +534,7 @@ impl Chunk {
             delivery, buffer, ..
         } in self.inbox.iter_mut()
         {
-            let values = buffer.take_current(n);
+            let values = buffer.current_slot_mut(n);
             match delivery {
                 Delivery::Column(c) => add_into(&mut self.cols[*c], values, None),
                 Delivery::SpikeInput(targets) => {
@@ -537,6 +543,8 @@ impl Chunk {
                     }
                 }
             }
+            // Consumed: the slot is reused for the step `slots` ahead.
+            values.fill(0.0);
         }
     }
 }
