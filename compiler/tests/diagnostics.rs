@@ -180,14 +180,15 @@ fn fixtures_report_exactly_the_marked_diagnostics() {
 fn every_reachable_code_has_a_fixture() {
     // Codes that source text given to `compile_text` cannot produce: a file
     // that cannot be read and invalid UTF-8 come from the file system (the
-    // CLI tests in `tests/cli.rs` cover them). `nml::not_constant` has a
-    // constructor in the catalog but no check emits it yet; later phases
-    // (IR lowering) emit `nml::noise_nonlinear`, after `compile_text`.
+    // CLI tests in `tests/cli.rs` cover them). Later phases (IR lowering,
+    // code generation) emit `nml::noise_nonlinear`, `nml::unsupported`,
+    // `nml::solver_not_applicable` and `nml::internal`, after
+    // `compile_text`.
     let not_from_text = [
         "nml::io",
         "nml::invalid_utf8",
-        "nml::not_constant",
         "nml::noise_nonlinear",
+        "nml::unsupported",
     ];
     let catalog = include_str!("../src/diagnostics/catalog.rs");
     let mut codes: BTreeSet<&str> = BTreeSet::new();

@@ -726,3 +726,14 @@ pub fn synapse_state_not_exact(span: Span, var: &str, reason: &str) -> Diagnosti
         "write it as `{var}' = a * {var} + b` with `a` and `b` made of parameters (e.g. `{var}' = (1 - {var}) / tau`), or move the variable into `post state` (integrated every step)"
     ))
 }
+
+/// A construct the compiler accepts but cannot generate code for in this
+/// combination yet.
+pub fn unsupported_here(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "nml::unsupported",
+        format!("{what} is not supported by this version of nmlc yet"),
+    )
+    .at(span, "not supported yet")
+    .help("`nmlc check` accepts this model; running it needs a later version")
+}

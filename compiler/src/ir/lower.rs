@@ -45,6 +45,25 @@ pub struct PopulationSpec {
     pub precision: Precision,
     /// A solver chosen by the network, overriding the model's.
     pub solver: Option<model::Solver>,
+    /// Synapses whose post state and outputs live with this population.
+    pub attachments: Vec<Attachment>,
+}
+
+/// The per-target part of a projection's synapse, integrated with the
+/// target population (as NESTML moves synaptic dynamics into the neuron):
+/// its `post state` variables become extra state of the population (named
+/// `<projection>.<variable>`), their equations join the neuron's, and its
+/// `output`s are added to the neuron's continuous inputs wherever the
+/// neuron reads them. Events (`I += w`) are delivered into those states by
+/// the runtime like any other state variable.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    /// The projection's name (prefix of the new state variables).
+    pub projection: String,
+    /// The synapse, bound to the population's model.
+    pub synapse: model::SynapseModel,
+    /// Each synapse parameter's value for this projection (internal units).
+    pub params: Vec<f64>,
 }
 
 impl PopulationSpec {
@@ -70,6 +89,7 @@ impl PopulationSpec {
             dt,
             precision: Precision::F64,
             solver: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -94,6 +114,14 @@ pub(super) struct Lowerer<'m> {
     noise_value: f64,
     /// Convolution index → expression of its value.
     pub(super) convolutions: Vec<Handle<Expr>>,
+    /// While lowering an attached synapse: its index and the state index of
+    /// its first post-state variable.
+    synapse: Option<(usize, u32)>,
+    /// Per input, the attached outputs added to it (lowered lazily).
+    input_sums: HashMap<u32, Handle<Expr>>,
+    /// Whether the attached outputs are being lowered (their reads of the
+    /// input are of the raw input).
+    raw_inputs: bool,
 }
 
 impl<'m> Lowerer<'m> {
@@ -169,6 +197,9 @@ impl<'m> Lowerer<'m> {
             locals: HashMap::new(),
             noise_value: 0.0,
             convolutions: Vec::new(),
+            synapse: None,
+            input_sums: HashMap::new(),
+            raw_inputs: false,
         }
     }
 
@@ -176,6 +207,7 @@ impl<'m> Lowerer<'m> {
         let model = self.model;
         let span = model.span;
         super::kernels::lower_convolutions(self)?;
+        self.attach_synapses()?;
 
         // Initial state.
         let mut init = Vec::new();
@@ -445,6 +477,116 @@ impl<'m> Lowerer<'m> {
         }
     }
 
+    /// Adds each attached synapse's post state and equations, and collects
+    /// its outputs per input.
+    fn attach_synapses(&mut self) -> Result<(), Diagnostic> {
+        let spec = self.spec;
+        for (a_index, a) in spec.attachments.iter().enumerate() {
+            let syn = &a.synapse;
+            if let Some(s) = syn.states.first() {
+                return Err(catalog::unsupported_here(
+                    s.span,
+                    "per-synapse state in a synapse with post state or outputs",
+                ));
+            }
+            let base = self.ir.states.len() as u32;
+            for q in &syn.post_states {
+                self.ir.states.push(Variable {
+                    name: format!("{}.{}", a.projection, q.name),
+                    unit: q.unit.as_ref().map(|u| u.text.clone()).unwrap_or_else(|| {
+                        if q.dim.is_dimensionless() {
+                            "1".into()
+                        } else {
+                            q.dim.internal_unit_name()
+                        }
+                    }),
+                    unit_factor: q.unit.as_ref().map(|u| u.internal_factor).unwrap_or(1.0),
+                });
+            }
+            self.synapse = Some((a_index, base));
+            for (k, q) in syn.post_states.iter().enumerate() {
+                let value = match &q.value {
+                    Some(v) => self.expr(v),
+                    None => self.ir.real_const(0.0, q.span),
+                };
+                self.ir
+                    .init
+                    .0
+                    .push(Stmt::Store(Place::State(base + k as u32), value));
+            }
+            for ode in &syn.odes {
+                // Synapse ODEs index per-synapse state first, then post state.
+                let k = ode.state as usize - syn.states.len();
+                let rhs = self.expr(&ode.rhs);
+                self.ir.odes.push(Ode {
+                    state: base + k as u32,
+                    rhs,
+                    stochastic: false,
+                    noise: None,
+                });
+            }
+            self.raw_inputs = true;
+            for o in &syn.outputs {
+                let Some(input) = o.input else { continue };
+                let v = self.expr(&o.value);
+                let sum = match self.input_sums.get(&input) {
+                    Some(prev) => self.add(Expr::Binary(BinaryOp::Add, *prev, v), o.span),
+                    None => v,
+                };
+                self.input_sums.insert(input, sum);
+            }
+            self.raw_inputs = false;
+            self.synapse = None;
+        }
+        Ok(())
+    }
+
+    /// The value of input `k` as the neuron sees it: what the runtime wrote
+    /// plus the outputs of attached synapses.
+    fn input(&mut self, k: u32, span: Span) -> Handle<Expr> {
+        let raw = self.add(Expr::Load(Place::Input(k)), span);
+        match self.input_sums.get(&k) {
+            Some(sum) => self.add(Expr::Binary(BinaryOp::Add, raw, *sum), span),
+            None => raw,
+        }
+    }
+
+    /// A variable read inside an attached synapse.
+    fn synapse_var(&mut self, v: Var, span: Span) -> Handle<Expr> {
+        let (a_index, base) = self.synapse.expect("only called inside a synapse");
+        let a = &self.spec.attachments[a_index];
+        match v {
+            Var::PostState(k) => self.add(Expr::Load(Place::State(base + k)), span),
+            Var::Param(k) => self.ir.real_const(a.params[k as usize], span),
+            Var::Alias(k) => {
+                let value = a.synapse.aliases[k as usize].value.clone();
+                self.expr(&value)
+            }
+            Var::Post(model::NeuronVar::State(k)) => self.add(Expr::Load(Place::State(k)), span),
+            Var::Post(model::NeuronVar::Input(k)) => self.add(Expr::Load(Place::Input(k)), span),
+            Var::Post(model::NeuronVar::Param(k)) => {
+                let saved = self.synapse.take();
+                let e = model::Expr {
+                    kind: ExprKind::Var(Var::Param(k)),
+                    ty: model::Ty::Real(crate::units::Dim::ONE),
+                    span,
+                };
+                let h = self.expr(&e);
+                self.synapse = saved;
+                h
+            }
+            Var::Post(model::NeuronVar::Alias(k)) => {
+                let saved = self.synapse.take();
+                let h = self.alias(k);
+                self.synapse = saved;
+                h
+            }
+            // The checker and the runtime keep per-synapse values, the
+            // presynaptic side and positions out of attached synapses.
+            _ => self.ir.real_const(0.0, span),
+        }
+    }
+
     /// Lowers a checked expression of the model.
     pub(super) fn expr(&mut self, e: &model::Expr) -> Handle<Expr> {
         let span = e.span;
@@ -452,6 +594,8 @@ impl<'m> Lowerer<'m> {
         let (ir_expr, ty) = match &e.kind {
             ExprKind::Const(v) => (Expr::Real(*v), real),
             ExprKind::Bool(b) => (Expr::Bool(*b), Type::Bool),
+            ExprKind::Var(v) if self.synapse.is_some() => return self.synapse_var(*v, span),
+            ExprKind::Var(Var::Input(k)) if !self.raw_inputs => return self.input(*k, span),
             ExprKind::Var(v) => match v {
                 Var::Param(k) => match &self.spec.params[*k as usize] {
                     ParamSpec::Constant(c) => (Expr::Real(*c), real),

@@ -186,7 +186,7 @@ pub fn compile_ir<'p>(
         }
     }
     let mut populations = Vec::new();
-    for p in &network.populations {
+    for (p_index, p) in network.populations.iter().enumerate() {
         let size = eval_constant(&p.size, &network_params)
             .filter(|v| *v >= 1.0 && v.fract() == 0.0 && *v <= f64::from(u32::MAX))
             .ok_or_else(|| {
@@ -206,12 +206,14 @@ pub fn compile_ir<'p>(
                 let model = &program.neurons[*m as usize];
                 let (params, per_neuron_order, specs) =
                     plan_params(model, p, size, &network_params)?;
+                let attachments = attachments(network, p_index, &network_params)?;
                 let spec = PopulationSpec {
                     name: p.name.clone(),
                     params: specs,
                     dt: dt_ms,
                     precision: options.precision,
                     solver: network.solver.clone(),
+                    attachments,
                 };
                 let (ir, verified) = compile_neuron(model, &spec).map_err(RunError::model)?;
                 CompiledKind::Neuron {
@@ -578,4 +580,46 @@ fn source_spikes(
     }
     spikes.sort_unstable();
     Ok(spikes)
+}
+
+/// The synapses with post state or outputs of the projections into
+/// population `p`, to be integrated with it (see
+/// [`nmlc_compiler::ir::lower::Attachment`]). Their parameters must be the
+/// same for every synapse of the projection.
+fn attachments(
+    network: &Network,
+    p: usize,
+    network_params: &[f64],
+) -> Result<Vec<nmlc_compiler::ir::lower::Attachment>, RunError> {
+    let mut out = Vec::new();
+    for proj in network
+        .projections
+        .iter()
+        .filter(|x| x.target.population as usize == p)
+    {
+        let syn = &proj.synapse;
+        if syn.post_states.is_empty() && syn.outputs.is_empty() {
+            continue;
+        }
+        let mut params = Vec::with_capacity(syn.params.len());
+        for q in &syn.params {
+            let value = proj
+                .values
+                .iter()
+                .find(|(n, _)| *n == q.name)
+                .map(|(_, e)| e)
+                .or(q.value.as_ref());
+            let v = value.and_then(|e| eval_constant(e, network_params)).ok_or(RunError::Unsupported {
+                span: q.span,
+                feature: "synapse parameters that vary between synapses of a projection with post state",
+            })?;
+            params.push(v);
+        }
+        out.push(nmlc_compiler::ir::lower::Attachment {
+            projection: proj.name.clone(),
+            synapse: syn.clone(),
+            params,
+        });
+    }
+    Ok(out)
 }

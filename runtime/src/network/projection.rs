@@ -35,6 +35,10 @@ pub enum EffectTarget {
     State(u32),
     /// A spike input (index among the model's inputs).
     SpikeInput(u32),
+    /// A post-state variable of the projection's synapse (index among its
+    /// post states), stored with the target population; resolved to
+    /// [`EffectTarget::State`] when the projection is built.
+    PostState(u32),
 }
 
 /// The per-synapse values of one effect.
@@ -185,17 +189,18 @@ fn effects_of(p: &Projection) -> Result<Vec<(EffectTarget, f64, Expr)>, RunError
             "synapses with per-synapse state (plasticity, short-term dynamics)",
         ));
     }
-    if !s.post_states.is_empty() {
-        return Err(unsupported(
-            s.post_states[0].span,
-            "synapses with post state",
-        ));
-    }
     if let Some(h) = &s.on_post {
         return Err(unsupported(h.span, "`on post` handlers"));
     }
-    if let Some(o) = s.outputs.first() {
-        return Err(unsupported(o.span, "continuous synaptic outputs"));
+    // Post state and outputs are integrated with the target population (see
+    // `ir::lower::Attachment`), but only outputs that read the target side.
+    for o in &s.outputs {
+        if reads_pre(&o.value) {
+            return Err(unsupported(
+                o.span,
+                "continuous outputs that read the presynaptic neuron (rate coupling)",
+            ));
+        }
     }
     let Some(h) = &s.on_pre else {
         return Ok(Vec::new());
@@ -204,14 +209,15 @@ fn effects_of(p: &Projection) -> Result<Vec<(EffectTarget, f64, Expr)>, RunError
     for stmt in &h.body {
         match stmt {
             Stmt::Assign {
-                target: Var::Post(v),
+                target: target @ (Var::Post(_) | Var::PostState(_)),
                 op: op @ (AssignOp::Add | AssignOp::Sub),
                 value,
                 span,
             } => {
-                let target = match v {
-                    NeuronVar::State(k) => EffectTarget::State(*k),
-                    NeuronVar::Input(k) => EffectTarget::SpikeInput(*k),
+                let target = match target {
+                    Var::Post(NeuronVar::State(k)) => EffectTarget::State(*k),
+                    Var::Post(NeuronVar::Input(k)) => EffectTarget::SpikeInput(*k),
+                    Var::PostState(k) => EffectTarget::PostState(*k),
                     _ => return Err(unsupported(*span, "this kind of synaptic effect")),
                 };
                 let sign = if *op == AssignOp::Add { 1.0 } else { -1.0 };
@@ -290,7 +296,21 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
     // (projection, source neuron), in row order, so values do not depend on
     // threads.
     let mut compiled_effects = Vec::new();
+    let target_ir = match &c.populations[p.target.population as usize].kind {
+        super::compile::CompiledKind::Neuron { ir, .. } => Some(ir),
+        super::compile::CompiledKind::Source { .. } => None,
+    };
     for (e_index, (target, sign, value)) in effects.into_iter().enumerate() {
+        let target = match target {
+            EffectTarget::PostState(k) => {
+                let name = format!("{}.{}", p.name, p.synapse.post_states[k as usize].name);
+                let index = target_ir
+                    .and_then(|ir| ir.states.iter().position(|s| s.name == name))
+                    .ok_or_else(|| unsupported(p.span, "this projection's post state"))?;
+                EffectTarget::State(index as u32)
+            }
+            other => other,
+        };
         let fixed = constant(&value, "a synaptic weight");
         let per_synapse = super::values::has_distribution(&value)
             || super::values::has_index(&value)
@@ -329,4 +349,15 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         effects: compiled_effects,
         delay_steps,
     })
+}
+
+fn reads_pre(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Var(Var::Pre(_)) => true,
+        ExprKind::Unary(_, x) => reads_pre(x),
+        ExprKind::Binary(_, a, b) => reads_pre(a) || reads_pre(b),
+        ExprKind::If(c, a, b) => reads_pre(c) || reads_pre(a) || reads_pre(b),
+        ExprKind::Math(_, xs) => xs.iter().any(reads_pre),
+        _ => false,
+    }
 }

@@ -623,7 +623,8 @@ fn inboxes(
                 .expect("every state has a column")
         };
         let delivery = match target {
-            EffectTarget::State(k) => Delivery::Column(column(k)),
+            // Resolved to a state when the projection was built.
+            EffectTarget::State(k) | EffectTarget::PostState(k) => Delivery::Column(column(k)),
             EffectTarget::SpikeInput(k) => {
                 let name = &c.program.neurons[*model as usize].inputs[k as usize].name;
                 let ctx = context(c, pop, 0);
