@@ -210,3 +210,29 @@ network ExpCurrentPulse {
         assert!((v - expected).abs() < 1e-9, "t = {t}: {v} vs {expected}");
     }
 }
+
+#[test]
+fn rate_coupling_makes_the_wilson_cowan_pair_oscillate() {
+    // The paper's limit-cycle parameters: after the input switches on, the
+    // excitatory activity settles into a regular oscillation.
+    let model = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wilson_cowan.nml"),
+    )
+    .expect("example");
+    let (code, stderr, out) = run("wilson_cowan", &model, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = trace(&out, "trace_E_r.csv");
+    let peaks: Vec<f64> = (1..r.len() - 1)
+        .filter(|&i| r[i].1 > r[i - 1].1 && r[i].1 >= r[i + 1].1 && r[i].0 > 50.0)
+        .map(|i| r[i].0)
+        .collect();
+    assert!(peaks.len() >= 5, "peaks at {peaks:?}");
+    let periods: Vec<f64> = peaks.windows(2).map(|w| w[1] - w[0]).collect();
+    let last = periods[periods.len() - 1];
+    for p in &periods[1..] {
+        assert!(
+            (p - last).abs() < 0.05 * last,
+            "irregular periods {periods:?}"
+        );
+    }
+}

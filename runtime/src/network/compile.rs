@@ -598,7 +598,13 @@ fn attachments(
         .filter(|x| x.target.population as usize == p)
     {
         let syn = &proj.synapse;
-        if syn.post_states.is_empty() && syn.outputs.is_empty() {
+        // Outputs that read the presynaptic side are summed over synapses by
+        // the runtime (see `projection::ContinuousOutput`), not attached.
+        let target_side_outputs = syn
+            .outputs
+            .iter()
+            .any(|o| !super::projection::reads_pre(&o.value));
+        if syn.post_states.is_empty() && !target_side_outputs {
             continue;
         }
         let mut params = Vec::with_capacity(syn.params.len());

@@ -80,6 +80,20 @@ pub struct CompiledProjection {
     pub effects: Vec<Effect>,
     /// The delay in steps (see the module docs).
     pub delay_steps: u32,
+    /// Continuous outputs `value · pre.X` (rate coupling): each step the
+    /// target's input receives the sum over its synapses.
+    pub continuous: Vec<ContinuousOutput>,
+}
+
+/// `output INPUT = value * pre.X`: a continuous coupling through the synapses.
+#[derive(Clone, Debug)]
+pub struct ContinuousOutput {
+    /// The target neuron's input (index among its model's inputs).
+    pub input: u32,
+    /// The presynaptic state variable read.
+    pub pre_state: u32,
+    /// The per-synapse factor.
+    pub weights: Weights,
 }
 
 fn unsupported(span: Span, feature: &'static str) -> RunError {
@@ -195,10 +209,10 @@ fn effects_of(p: &Projection) -> Result<Vec<(EffectTarget, f64, Expr)>, RunError
     // Post state and outputs are integrated with the target population (see
     // `ir::lower::Attachment`), but only outputs that read the target side.
     for o in &s.outputs {
-        if reads_pre(&o.value) {
+        if reads_pre(&o.value) && (pre_linear(&o.value).is_none() || !s.post_states.is_empty()) {
             return Err(unsupported(
                 o.span,
-                "continuous outputs that read the presynaptic neuron (rate coupling)",
+                "outputs that read the presynaptic neuron other than `value * pre.X`",
             ));
         }
     }
@@ -311,34 +325,32 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
             }
             other => other,
         };
-        let fixed = constant(&value, "a synaptic weight");
-        let per_synapse = super::values::has_distribution(&value)
-            || super::values::has_index(&value)
-            || fixed.is_err();
-        let weights = if !per_synapse {
-            Weights::Constant(sign * fixed?)
-        } else {
-            let mut w = Vec::with_capacity(csr.len());
-            for i in 0..source_len {
-                let stream = Stream::new(c.seed, StreamKind::SynapseValues, index as u32, i);
-                let mut draws = stream.draws(e_index as u64);
-                for &_j in csr.row(i) {
-                    let scope = ValueScope {
-                        network_params: &c.network_params,
-                        index: i,
-                        size: source_len,
-                        model_params: &[],
-                    };
-                    let v = evaluate(&value, &scope, &mut draws)
-                        .map_err(|err| RunError::from_value(err, "a synaptic weight"))?;
-                    w.push((sign * v) as f32);
-                }
-            }
-            Weights::PerSynapse(w)
-        };
+        let weights = per_synapse_values(c, index, &csr, source_len, &value, sign, e_index as u64)?;
         compiled_effects.push(Effect { target, weights });
     }
+    let mut continuous = Vec::new();
+    for (o_index, o) in p.synapse.outputs.iter().enumerate() {
+        let (Some(input), Some((value, pre_state))) = (o.input, pre_linear(&o.value)) else {
+            continue;
+        };
+        let value = bind_value(value, p)?;
+        let weights = per_synapse_values(
+            c,
+            index,
+            &csr,
+            source_len,
+            &value,
+            1.0,
+            1000 + o_index as u64,
+        )?;
+        continuous.push(ContinuousOutput {
+            input,
+            pre_state,
+            weights,
+        });
+    }
     Ok(CompiledProjection {
+        continuous,
         name: p.name.clone(),
         source: p.source.population as usize,
         source_start,
@@ -351,7 +363,8 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
     })
 }
 
-fn reads_pre(e: &Expr) -> bool {
+/// Whether an expression reads the presynaptic neuron.
+pub(crate) fn reads_pre(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Var(Var::Pre(_)) => true,
         ExprKind::Unary(_, x) => reads_pre(x),
@@ -360,4 +373,68 @@ fn reads_pre(e: &Expr) -> bool {
         ExprKind::Math(_, xs) => xs.iter().any(reads_pre),
         _ => false,
     }
+}
+
+/// `(value, k)` for an output `value * pre.X_k` (either order), where the
+/// value does not read the neurons.
+fn pre_linear(e: &Expr) -> Option<(&Expr, u32)> {
+    let ExprKind::Binary(nmlc_compiler::model::BinaryOp::Mul, a, b) = &e.kind else {
+        return None;
+    };
+    let pre = |x: &Expr| match x.kind {
+        ExprKind::Var(Var::Pre(NeuronVar::State(k))) => Some(k),
+        _ => None,
+    };
+    match (pre(a), pre(b)) {
+        (Some(k), None) if !reads_pre(b) => Some((b, k)),
+        (None, Some(k)) if !reads_pre(a) => Some((a, k)),
+        _ => None,
+    }
+}
+
+/// The value of each synapse (`sign · value`): one number when it is the
+/// same for all, else one per synapse in CSR order, drawn from the stream
+/// `(seed, SynapseValues, projection, source neuron)` at slot `slot`.
+fn per_synapse_values(
+    c: &CompiledNetwork,
+    projection: usize,
+    csr: &Csr,
+    source_len: u32,
+    value: &Expr,
+    sign: f64,
+    slot: u64,
+) -> Result<Weights, RunError> {
+    let fixed_scope = ValueScope {
+        network_params: &c.network_params,
+        index: 0,
+        size: 0,
+        model_params: &[],
+    };
+    let mut fixed_draws =
+        Stream::new(c.seed, StreamKind::SynapseValues, projection as u32, 0).draws(u64::MAX);
+    let fixed = evaluate(value, &fixed_scope, &mut fixed_draws);
+    let per_synapse =
+        super::values::has_distribution(value) || super::values::has_index(value) || fixed.is_err();
+    if !per_synapse {
+        return Ok(Weights::Constant(
+            sign * fixed.map_err(|err| RunError::from_value(err, "a synaptic value"))?,
+        ));
+    }
+    let mut w = Vec::with_capacity(csr.len());
+    for i in 0..source_len {
+        let stream = Stream::new(c.seed, StreamKind::SynapseValues, projection as u32, i);
+        let mut draws = stream.draws(slot);
+        for &_j in csr.row(i) {
+            let scope = ValueScope {
+                network_params: &c.network_params,
+                index: i,
+                size: source_len,
+                model_params: &[],
+            };
+            let v = evaluate(value, &scope, &mut draws)
+                .map_err(|err| RunError::from_value(err, "a synaptic value"))?;
+            w.push((sign * v) as f32);
+        }
+    }
+    Ok(Weights::PerSynapse(w))
 }

@@ -257,6 +257,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
         let mut source_cursor = vec![0usize; self.compiled.populations.len()];
         while self.steps_done < steps {
             let n = self.steps_done;
+            self.couple();
             self.update(n);
             for (p_index, p) in self.compiled.populations.iter().enumerate() {
                 let spiked = &mut self.step_spikes[p_index];
@@ -295,6 +296,59 @@ impl<'c, 'p> Simulation<'c, 'p> {
             }
         }
         Ok(())
+    }
+
+    /// Continuous coupling (`output I = w * pre.r`): each target's input is
+    /// set to the sum over its synapses of `w` times the presynaptic value
+    /// at the start of the step.
+    fn couple(&mut self) {
+        let compiled = self.compiled;
+        let column = |p: usize, place: Place| -> Option<usize> {
+            match &compiled.populations[p].kind {
+                CompiledKind::Neuron { verified, .. } => verified.binding(place),
+                CompiledKind::Source { .. } => None,
+            }
+        };
+        let mut cleared: Vec<(usize, usize)> = Vec::new();
+        for proj in &self.projections {
+            for out in &proj.continuous {
+                let Some(input) = column(proj.target, Place::Input(out.input)) else {
+                    continue;
+                };
+                if !cleared.contains(&(proj.target, input)) {
+                    cleared.push((proj.target, input));
+                    for chunk in self.chunks[proj.target].iter_mut() {
+                        if let ColumnData::F64(v) = &mut chunk.cols[input] {
+                            v.fill(0.0);
+                        } else if let ColumnData::F32(v) = &mut chunk.cols[input] {
+                            v.fill(0.0);
+                        }
+                    }
+                }
+                let Some(state) = column(proj.source, Place::State(out.pre_state)) else {
+                    continue;
+                };
+                let pre: Vec<f64> = (0..proj.source_len as usize)
+                    .map(|l| {
+                        let (k, local) = self.locate(proj.source, proj.source_start as usize + l);
+                        self.chunks[proj.source][k].cols[state].get(local)
+                    })
+                    .collect();
+                for (l, x) in pre.iter().enumerate() {
+                    let row_start = proj.csr.row_start[l] as usize;
+                    for (s, &j) in proj.csr.row(l as u32).iter().enumerate() {
+                        let w = match &out.weights {
+                            Weights::Constant(w) => *w,
+                            Weights::PerSynapse(ws) => f64::from(ws[row_start + s]),
+                        };
+                        let (k, local) = self.locate(proj.target, (proj.target_start + j) as usize);
+                        let col = &mut self.chunks[proj.target][k].cols[input];
+                        let v = col.get(local);
+                        col.set(local, v + w * x);
+                    }
+                }
+            }
+        }
     }
 
     /// Delivers the events due at step `n` and advances every neuron.
