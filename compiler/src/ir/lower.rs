@@ -483,12 +483,8 @@ impl<'m> Lowerer<'m> {
         let spec = self.spec;
         for (a_index, a) in spec.attachments.iter().enumerate() {
             let syn = &a.synapse;
-            if let Some(s) = syn.states.first() {
-                return Err(catalog::unsupported_here(
-                    s.span,
-                    "per-synapse state in a synapse with post state or outputs",
-                ));
-            }
+            // Per-synapse state is the runtime's (see `plastic`); only the
+            // post state and outputs live here.
             let base = self.ir.states.len() as u32;
             for q in &syn.post_states {
                 self.ir.states.push(Variable {
@@ -515,8 +511,11 @@ impl<'m> Lowerer<'m> {
                     .push(Stmt::Store(Place::State(base + k as u32), value));
             }
             for ode in &syn.odes {
-                // Synapse ODEs index per-synapse state first, then post state.
-                let k = ode.state as usize - syn.states.len();
+                // Synapse ODEs index per-synapse state first, then post
+                // state; per-synapse state is advanced by the runtime.
+                let Some(k) = (ode.state as usize).checked_sub(syn.states.len()) else {
+                    continue;
+                };
                 let rhs = self.expr(&ode.rhs);
                 self.ir.odes.push(Ode {
                     state: base + k as u32,

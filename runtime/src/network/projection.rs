@@ -83,6 +83,8 @@ pub struct CompiledProjection {
     /// Continuous outputs `value · pre.X` (rate coupling): each step the
     /// target's input receives the sum over its synapses.
     pub continuous: Vec<ContinuousOutput>,
+    /// Per-synapse state and handlers (plasticity), if the synapse has any.
+    pub plastic: Option<super::plastic::Plastic>,
 }
 
 /// `output INPUT = value * pre.X`: a continuous coupling through the synapses.
@@ -197,14 +199,9 @@ fn bind_value(e: &Expr, p: &Projection) -> Result<Expr, RunError> {
 /// The effects of a projection's synapse, or why it cannot be delivered yet.
 fn effects_of(p: &Projection) -> Result<Vec<(EffectTarget, f64, Expr)>, RunError> {
     let s = &p.synapse;
-    if !s.states.is_empty() {
-        return Err(unsupported(
-            s.states[0].span,
-            "synapses with per-synapse state (plasticity, short-term dynamics)",
-        ));
-    }
-    if let Some(h) = &s.on_post {
-        return Err(unsupported(h.span, "`on post` handlers"));
+    if super::plastic::is_plastic(p) {
+        // Handled synapse by synapse (see `plastic`), not as effects.
+        return Ok(Vec::new());
     }
     // Post state and outputs are integrated with the target population (see
     // `ir::lower::Attachment`), but only outputs that read the target side.
@@ -349,7 +346,20 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
             weights,
         });
     }
+    let plastic = if super::plastic::is_plastic(p) {
+        Some(build_plastic(
+            c,
+            index,
+            &csr,
+            source_len,
+            target_len,
+            target_ir.map(|b| &**b),
+        )?)
+    } else {
+        None
+    };
     Ok(CompiledProjection {
+        plastic,
         continuous,
         name: p.name.clone(),
         source: p.source.population as usize,
@@ -437,4 +447,123 @@ fn per_synapse_values(
         }
     }
     Ok(Weights::PerSynapse(w))
+}
+
+/// The per-synapse state, values and indices of a plastic projection.
+fn build_plastic(
+    c: &CompiledNetwork,
+    index: usize,
+    csr: &Csr,
+    source_len: u32,
+    target_len: u32,
+    target_ir: Option<&nmlc_compiler::ir::NeuronIr>,
+) -> Result<super::plastic::Plastic, RunError> {
+    let p = &c.network.projections[index];
+    let syn = &p.synapse;
+    let mut values = Vec::new();
+    for (k, q) in syn.params.iter().enumerate() {
+        let e = Expr {
+            kind: ExprKind::Var(Var::Param(k as u32)),
+            ty: q
+                .value
+                .as_ref()
+                .map(|v| v.ty)
+                .unwrap_or(nmlc_compiler::model::Ty::Real(q.dim)),
+            span: q.span,
+        };
+        let value = bind_value(&e, p)?;
+        values.push(per_synapse_values(
+            c,
+            index,
+            csr,
+            source_len,
+            &value,
+            1.0,
+            2000 + k as u64,
+        )?);
+    }
+    for (k, q) in syn.handler_args.iter().enumerate() {
+        let value = p
+            .values
+            .iter()
+            .find(|(n, _)| *n == q.name)
+            .map(|(_, e)| e.clone())
+            .ok_or_else(|| unsupported(q.span, "a synapse value without a value"))?;
+        values.push(per_synapse_values(
+            c,
+            index,
+            csr,
+            source_len,
+            &value,
+            1.0,
+            3000 + k as u64,
+        )?);
+    }
+    let constants: Vec<f64> = values
+        .iter()
+        .take(syn.params.len())
+        .map(|w| match w {
+            Weights::Constant(v) => *v,
+            Weights::PerSynapse(_) => f64::NAN,
+        })
+        .collect();
+    let mut states = Vec::new();
+    let mut dynamics = Vec::new();
+    for (k, q) in syn.states.iter().enumerate() {
+        let init = match p.values.iter().find(|(n, _)| *n == q.name) {
+            Some((_, e)) => e.clone(),
+            None => match &q.value {
+                Some(v) => bind_value(v, p)?,
+                None => Expr {
+                    kind: ExprKind::Const(0.0),
+                    ty: nmlc_compiler::model::Ty::Real(q.dim),
+                    span: q.span,
+                },
+            },
+        };
+        let w = per_synapse_values(c, index, csr, source_len, &init, 1.0, 4000 + k as u64)?;
+        states.push(match w {
+            Weights::Constant(v) => vec![v; csr.len()],
+            Weights::PerSynapse(v) => v.into_iter().map(f64::from).collect(),
+        });
+        let ode = syn.odes.iter().find(|o| o.state == k as u32);
+        dynamics.push(match ode {
+            None => (0.0, 0.0),
+            Some(o) => super::plastic::linear_coefficients(&o.rhs, k as u32, &constants)
+                .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+                .ok_or_else(|| {
+                    unsupported(
+                        o.span,
+                        "per-synapse equations whose coefficients vary between synapses",
+                    )
+                })?,
+        });
+    }
+    let mut by_target = vec![Vec::new(); target_len as usize];
+    let mut source_of = Vec::with_capacity(csr.len());
+    for i in 0..source_len {
+        let start = csr.row_start[i as usize] as usize;
+        for (k, &j) in csr.row(i).iter().enumerate() {
+            by_target[j as usize].push((start + k) as u32);
+            source_of.push(i);
+        }
+    }
+    let mut post_state = Vec::new();
+    for q in &syn.post_states {
+        let name = format!("{}.{}", p.name, q.name);
+        let k = target_ir
+            .and_then(|ir| ir.states.iter().position(|s| s.name == name))
+            .ok_or_else(|| unsupported(p.span, "this projection's post state"))?;
+        post_state.push(k as u32);
+    }
+    Ok(super::plastic::Plastic {
+        states,
+        last: vec![0; csr.len()],
+        dynamics,
+        values,
+        queue: std::collections::VecDeque::new(),
+        by_target,
+        source_of,
+        post_state,
+    })
 }

@@ -258,6 +258,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
         while self.steps_done < steps {
             let n = self.steps_done;
             self.couple();
+            self.plastic_arrivals(n);
             self.update(n);
             for (p_index, p) in self.compiled.populations.iter().enumerate() {
                 let spiked = &mut self.step_spikes[p_index];
@@ -288,6 +289,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 self.step_spikes[p_index] = spiked;
             }
             self.propagate();
+            self.plastic_spikes(n);
             self.steps_done = n + 1;
             self.sample(n + 1);
             if let Err(e) = self.check_finite(n + 1) {
@@ -351,6 +353,111 @@ impl<'c, 'p> Simulation<'c, 'p> {
         }
     }
 
+    /// Runs `on pre` of plastic synapses whose presynaptic spikes arrive at
+    /// the start of step `n` (see [`super::plastic`]).
+    fn plastic_arrivals(&mut self, n: u64) {
+        let compiled = self.compiled;
+        let dt = compiled.dt_ms;
+        for k in 0..self.projections.len() {
+            let proj = &mut self.projections[k];
+            let Some(plastic) = proj.plastic.as_mut() else {
+                continue;
+            };
+            let synapse = &compiled.network.projections[k].synapse;
+            let Some(handler) = &synapse.on_pre else {
+                plastic.queue.retain(|(step, _)| *step > n);
+                continue;
+            };
+            while plastic.queue.front().is_some_and(|(step, _)| *step <= n) {
+                let (_, sources) = plastic.queue.pop_front().expect("checked");
+                for i in sources {
+                    let start = proj.csr.row_start[i as usize] as usize;
+                    for (off, &j) in proj.csr.row(i).iter().enumerate() {
+                        let s = start + off;
+                        plastic.advance_to(s, n, dt);
+                        let ev = super::plastic::Event {
+                            synapse,
+                            s,
+                            pre_pop: proj.source,
+                            post_pop: proj.target,
+                            pre: (proj.source_start + i) as usize,
+                            post: (proj.target_start + j) as usize,
+                            t: n as f64 * dt,
+                            dt,
+                        };
+                        let mut neurons = ChunkNeurons {
+                            compiled,
+                            chunks: &mut self.chunks,
+                        };
+                        plastic.run(&handler.body, &ev, &mut neurons);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues this step's presynaptic spikes of plastic projections and runs
+    /// `on post` for the synapses onto neurons that spiked (at `t_{n+1}`).
+    fn plastic_spikes(&mut self, n: u64) {
+        let compiled = self.compiled;
+        let dt = compiled.dt_ms;
+        for k in 0..self.projections.len() {
+            let proj = &mut self.projections[k];
+            let Some(plastic) = proj.plastic.as_mut() else {
+                continue;
+            };
+            let sources: Vec<u32> = self.step_spikes[proj.source]
+                .iter()
+                .filter_map(|&i| {
+                    i.checked_sub(proj.source_start)
+                        .filter(|l| *l < proj.source_len)
+                })
+                .collect();
+            if !sources.is_empty() {
+                self.synaptic_events += sources
+                    .iter()
+                    .map(|&i| proj.csr.row(i).len() as u64)
+                    .sum::<u64>();
+                plastic
+                    .queue
+                    .push_back((n + 1 + u64::from(proj.delay_steps), sources));
+            }
+            let synapse = &compiled.network.projections[k].synapse;
+            let Some(handler) = &synapse.on_post else {
+                continue;
+            };
+            let targets: Vec<u32> = self.step_spikes[proj.target]
+                .iter()
+                .filter_map(|&j| {
+                    j.checked_sub(proj.target_start)
+                        .filter(|l| (*l as usize) < plastic.by_target.len())
+                })
+                .collect();
+            for j in targets {
+                let synapses = plastic.by_target[j as usize].clone();
+                for s in synapses {
+                    let s = s as usize;
+                    plastic.advance_to(s, n + 1, dt);
+                    let ev = super::plastic::Event {
+                        synapse,
+                        s,
+                        pre_pop: proj.source,
+                        post_pop: proj.target,
+                        pre: (proj.source_start + plastic.source_of[s]) as usize,
+                        post: (proj.target_start + j) as usize,
+                        t: (n + 1) as f64 * dt,
+                        dt,
+                    };
+                    let mut neurons = ChunkNeurons {
+                        compiled,
+                        chunks: &mut self.chunks,
+                    };
+                    plastic.run(&handler.body, &ev, &mut neurons);
+                }
+            }
+        }
+    }
+
     /// Delivers the events due at step `n` and advances every neuron.
     fn update(&mut self, n: u64) {
         let compiled = self.compiled;
@@ -403,6 +510,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
             let mut events = 0u64;
             for &k in &incoming[p_index] {
                 let proj = &projections[k];
+                if proj.plastic.is_some() {
+                    // Delivered synapse by synapse (`plastic_arrivals`).
+                    continue;
+                }
                 // The chunk's neurons in the projection's target coordinates.
                 let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
                 let hi =
@@ -722,5 +833,66 @@ fn add_into(column: &mut ColumnData, values: &[f64], factor: Option<&Vec<f64>>) 
             }
         }
         ColumnData::I32(_) => {}
+    }
+}
+
+/// The neurons as plastic-synapse handlers see them.
+struct ChunkNeurons<'a, 'p> {
+    compiled: &'a CompiledNetwork<'p>,
+    chunks: &'a mut Vec<Vec<Chunk>>,
+}
+
+impl ChunkNeurons<'_, '_> {
+    fn at(&self, p: usize, i: usize) -> (usize, usize) {
+        let chunks = &self.chunks[p];
+        let k = chunks
+            .partition_point(|c| c.start + c.len <= i)
+            .min(chunks.len().saturating_sub(1));
+        (k, i - chunks[k].start)
+    }
+
+    fn binding(&self, p: usize, place: Place) -> Option<usize> {
+        match &self.compiled.populations[p].kind {
+            CompiledKind::Neuron { verified, .. } => verified.binding(place),
+            CompiledKind::Source { .. } => None,
+        }
+    }
+}
+
+impl super::plastic::Neurons for ChunkNeurons<'_, '_> {
+    fn read(&mut self, p: usize, var: nmlc_compiler::model::NeuronVar, i: usize) -> f64 {
+        use nmlc_compiler::model::NeuronVar;
+        let place = match var {
+            NeuronVar::State(k) => Place::State(k),
+            NeuronVar::Input(k) => Place::Input(k),
+            NeuronVar::Param(k) => {
+                if let CompiledKind::Neuron { params, .. } = &self.compiled.populations[p].kind
+                    && let Some(ParamPlan::Constant(v)) = params.get(k as usize)
+                {
+                    return *v;
+                }
+                Place::Param(k)
+            }
+            _ => return 0.0,
+        };
+        let Some(b) = self.binding(p, place) else {
+            return 0.0;
+        };
+        if self.chunks[p].is_empty() {
+            return 0.0;
+        }
+        let (k, local) = self.at(p, i);
+        self.chunks[p][k].cols[b].get(local)
+    }
+
+    fn write_state(&mut self, p: usize, k: u32, i: usize, v: f64) {
+        let Some(b) = self.binding(p, Place::State(k)) else {
+            return;
+        };
+        if self.chunks[p].is_empty() {
+            return;
+        }
+        let (c, local) = self.at(p, i);
+        self.chunks[p][c].cols[b].set(local, v);
     }
 }
