@@ -337,3 +337,46 @@ network Pairing {
         assert!(w[1] > w[0], "weights do not grow: {jumps:?}");
     }
 }
+
+#[test]
+fn per_synapse_delays_and_probability_rules() {
+    // Delays as an expression of the target index: neuron j receives the
+    // spike (stamped 10 ms) after 1 ms + j·0.5 ms.
+    let model = "import stdlib.neurons.lif
+network Delays {
+    dt = 0.1 ms
+    duration = 20 ms
+    Stim = SpikeSource(1) { times = [10 ms] }
+    N = LIF(6) { E_L = -70 mV, V_m = -70 mV, tau_m = 1e9 ms }
+    Ring = LIF(10) { E_L = -70 mV, V_m = -70 mV }
+    connect Stim -> N as d { rule = all_to_all  delay = 1 ms + j * 0.5 ms  on pre { post.V_m += 1 mV } }
+    connect Ring -> Ring as ring { rule = probability(if abs(i - j) == 1 or abs(i - j) == 9 then 1 else 0)  on pre { post.V_m += 1 mV } }
+    record V_m of N
+}";
+    let (code, stderr, out) = run("delays", model, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(out.join("trace_N_V_m.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    for j in 0..6 {
+        let arrival = 11.0 + j as f64 * 0.5;
+        let before = rows.iter().find(|r| (r[0] - arrival).abs() < 1e-9).unwrap()[1 + j];
+        let after = rows
+            .iter()
+            .find(|r| (r[0] - (arrival + 0.1)).abs() < 1e-9)
+            .unwrap()[1 + j];
+        assert!(
+            (before + 70.0).abs() < 1e-6 && (after + 69.0).abs() < 1e-6,
+            "neuron {j}: {before} then {after}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["projections"]["ring"]["synapses"], 20,
+        "each of 10 neurons has two ring neighbours"
+    );
+}

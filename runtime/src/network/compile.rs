@@ -437,6 +437,7 @@ fn plan_params(
                 let scope = super::values::ValueScope {
                     network_params,
                     index: 0,
+                    target_index: None,
                     size,
                     model_params: &constants,
                 };

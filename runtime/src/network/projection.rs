@@ -78,8 +78,11 @@ pub struct CompiledProjection {
     pub csr: Csr,
     /// What each spike does.
     pub effects: Vec<Effect>,
-    /// The delay in steps (see the module docs).
+    /// The delay in steps (see the module docs); the longest one when the
+    /// delays vary.
     pub delay_steps: u32,
+    /// Per-synapse delays in steps (CSR order), when they vary.
+    pub delays: Option<Vec<u16>>,
     /// Continuous outputs `value · pre.X` (rate coupling): each step the
     /// target's input receives the sum over its synapses.
     pub continuous: Vec<ContinuousOutput>,
@@ -111,6 +114,7 @@ fn selection(
     let scope = ValueScope {
         network_params: &c.network_params,
         index: 0,
+        target_index: None,
         size,
         model_params: &[],
     };
@@ -255,6 +259,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         let scope = ValueScope {
             network_params: &c.network_params,
             index: 0,
+            target_index: None,
             size: 0,
             model_params: &[],
         };
@@ -272,6 +277,29 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
     let count = |e: &Expr| -> Result<u64, RunError> {
         Ok(constant(e, "a synapse count")?.max(0.0).round() as u64)
     };
+    // `probability(expr of i, j)`: evaluated for every pair (no draws:
+    // the checker allows no distributions there); an error counts as 0.
+    let no_expr = Expr {
+        kind: ExprKind::Const(0.0),
+        ty: nmlc_compiler::model::Ty::Real(nmlc_compiler::units::Dim::ONE),
+        span: p.span,
+    };
+    let probability_expr = match &p.rule {
+        ConnectionRule::Probability(e) => e,
+        _ => &no_expr,
+    };
+    let network_params = &c.network_params;
+    let probability = move |i: u32, j: u32| -> f64 {
+        let scope = ValueScope {
+            network_params,
+            index: i,
+            target_index: Some(j),
+            size: source_len,
+            model_params: &[],
+        };
+        let mut draws = Stream::new(0, StreamKind::Connectivity, 0, 0).draws(0);
+        evaluate(probability_expr, &scope, &mut draws).unwrap_or(0.0)
+    };
     let rule = match &p.rule {
         ConnectionRule::AllToAll => Rule::AllToAll,
         ConnectionRule::OneToOne => Rule::OneToOne,
@@ -281,11 +309,14 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         ConnectionRule::FixedIndegree(e) => Rule::FixedIndegree(count(e)?),
         ConnectionRule::FixedOutdegree(e) => Rule::FixedOutdegree(count(e)?),
         ConnectionRule::FixedTotal(e) => Rule::FixedTotal(count(e)?),
-        ConnectionRule::Probability(_) => {
-            return Err(unsupported(
-                p.span,
-                "connection probabilities given as expressions",
-            ));
+        ConnectionRule::Probability(e) => {
+            if reads_positions(e) {
+                return Err(unsupported(
+                    e.span,
+                    "connection probabilities that use neuron positions",
+                ));
+            }
+            Rule::Probability(&probability)
         }
         ConnectionRule::FromFile(_) => {
             return Err(unsupported(p.span, "connections read from a file"));
@@ -297,12 +328,31 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
                 .at(p.span, "these synapses cannot be made"),
         )
     })?;
-    let delay_ms = match &p.delay {
-        None => 0.0,
-        Some(e) => constant(e, "a delay")
-            .map_err(|_| unsupported(e.span, "delays that vary between synapses"))?,
+    // Delays: one for the projection, or one per synapse (distributions,
+    // expressions of i and j), in steps, clipped at zero (a delay cannot
+    // be negative) and limited to 65535 steps.
+    let (delay_steps, delays) = match &p.delay {
+        None => (0, None),
+        Some(e) => match per_synapse_values(c, index, &csr, source_len, e, 1.0, 5000)? {
+            Weights::Constant(d) => ((d / c.dt_ms).round().clamp(0.0, 65535.0) as u32, None),
+            Weights::PerSynapse(ds) => {
+                let steps: Vec<u16> = ds
+                    .iter()
+                    .map(|d| (f64::from(*d) / c.dt_ms).round().clamp(0.0, 65535.0) as u16)
+                    .collect();
+                (
+                    steps.iter().copied().max().map_or(0, u32::from),
+                    Some(steps),
+                )
+            }
+        },
     };
-    let delay_steps = (delay_ms / c.dt_ms).round().max(0.0) as u32;
+    if delays.is_some() && super::plastic::is_plastic(p) {
+        return Err(unsupported(
+            p.span,
+            "per-synapse delays in synapses with per-synapse state",
+        ));
+    }
     // Per-synapse values: each synapse draws from its own stream position
     // (projection, source neuron), in row order, so values do not depend on
     // threads.
@@ -359,6 +409,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         None
     };
     Ok(CompiledProjection {
+        delays,
         plastic,
         continuous,
         name: p.name.clone(),
@@ -417,6 +468,7 @@ fn per_synapse_values(
     let fixed_scope = ValueScope {
         network_params: &c.network_params,
         index: 0,
+        target_index: None,
         size: 0,
         model_params: &[],
     };
@@ -434,10 +486,11 @@ fn per_synapse_values(
     for i in 0..source_len {
         let stream = Stream::new(c.seed, StreamKind::SynapseValues, projection as u32, i);
         let mut draws = stream.draws(slot);
-        for &_j in csr.row(i) {
+        for &j in csr.row(i) {
             let scope = ValueScope {
                 network_params: &c.network_params,
                 index: i,
+                target_index: Some(j),
                 size: source_len,
                 model_params: &[],
             };
@@ -566,4 +619,16 @@ fn build_plastic(
         source_of,
         post_state,
     })
+}
+
+/// Whether an expression reads neuron positions.
+fn reads_positions(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Var(Var::Pre(NeuronVar::Position(_)) | Var::Post(NeuronVar::Position(_))) => true,
+        ExprKind::Unary(_, x) => reads_positions(x),
+        ExprKind::Binary(_, a, b) => reads_positions(a) || reads_positions(b),
+        ExprKind::If(c, a, b) => reads_positions(c) || reads_positions(a) || reads_positions(b),
+        ExprKind::Math(_, xs) => xs.iter().any(reads_positions),
+        _ => false,
+    }
 }

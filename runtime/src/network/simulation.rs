@@ -131,6 +131,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     let scope = ValueScope {
                         network_params: &compiled.network_params,
                         index: i,
+                        target_index: None,
                         size: p.size,
                         model_params: &values,
                     };
@@ -159,6 +160,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     let scope = ValueScope {
                         network_params: &compiled.network_params,
                         index: i,
+                        target_index: None,
                         size: p.size,
                         model_params: &[],
                     };
@@ -546,8 +548,12 @@ impl<'c, 'p> Simulation<'c, 'p> {
                                 Weights::PerSynapse(ws) => f64::from(ws[row_start + a + s]),
                             };
                             let target = (proj.target_start + j) as usize - chunk.start;
+                            let delay = match &proj.delays {
+                                Some(d) => usize::from(d[row_start + a + s]),
+                                None => proj.delay_steps as usize,
+                            };
                             // Sizes and delays were checked when the buffer was made.
-                            let _ = inbox.buffer.add(proj.delay_steps as usize, target, w);
+                            let _ = inbox.buffer.add(delay, target, w);
                         }
                     }
                 }

@@ -27,8 +27,10 @@ use nmlc_compiler::source::Span;
 pub struct ValueScope<'a> {
     /// Network parameter values (internal scale), by index.
     pub network_params: &'a [f64],
-    /// The neuron index `i`.
+    /// The neuron index `i` (in a projection: the presynaptic neuron).
     pub index: u32,
+    /// The postsynaptic neuron index `j`, in projections.
+    pub target_index: Option<u32>,
     /// The population size `N`.
     pub size: u32,
     /// The model's parameters for this neuron, for defaults that depend on
@@ -74,6 +76,9 @@ pub fn evaluate(e: &Expr, scope: &ValueScope, draws: &mut Draws) -> Result<f64, 
             .flatten()
             .ok_or_else(not_fixed)?,
         ExprKind::Builtin(Builtin::Index) => f64::from(scope.index),
+        ExprKind::Builtin(Builtin::TargetIndex) => {
+            f64::from(scope.target_index.ok_or_else(not_fixed)?)
+        }
         ExprKind::Builtin(Builtin::Size) => f64::from(scope.size),
         ExprKind::Unary(UnaryOp::Neg, x) => -evaluate(x, scope, draws)?,
         ExprKind::Unary(UnaryOp::Not, x) => f64::from(u8::from(evaluate(x, scope, draws)? == 0.0)),
@@ -345,6 +350,7 @@ mod tests {
                 let scope = ValueScope {
                     network_params: &[],
                     index: i,
+                    target_index: None,
                     size: n,
                     model_params: &[],
                 };
@@ -390,6 +396,7 @@ mod tests {
         let scope = ValueScope {
             network_params: &[],
             index: 0,
+            target_index: None,
             size: 1,
             model_params: &[],
         };
