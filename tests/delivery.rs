@@ -380,3 +380,26 @@ network Delays {
         "each of 10 neurons has two ring neighbours"
     );
 }
+
+#[test]
+fn connections_read_from_a_file() {
+    let dir = scratch("from_file_data");
+    std::fs::write(dir.join("pairs.csv"), "i,j\n0,1\n0,2\n# a comment\n2 0\n").unwrap();
+    let model = format!(
+        "import stdlib.neurons.lif
+network FromFile {{
+    P = LIF(3)
+    connect P -> P as listed {{ rule = from_file(\"{}\")  on pre {{ post.V_m += 1 mV }} }}
+}}",
+        dir.join("pairs.csv").display()
+    );
+    let (code, stderr, out) = run("from_file", &model, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["projections"]["listed"]["synapses"], 3);
+    std::fs::write(dir.join("pairs.csv"), "0,1\n0,x\n").unwrap();
+    let (code, stderr, _) = run("from_file_bad", &model, &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nml::connection_file"), "{stderr}");
+}

@@ -969,6 +969,14 @@ fn check_connect(
                     ctx.values,
                     diags,
                 );
+                // A file name is relative to the model file that names it.
+                if let Some(ConnectionRule::FromFile(path)) = &mut rule
+                    && let crate::source::Origin::Disk(model) =
+                        &ctx.sources.get(s.value.span.file).origin
+                    && let Some(dir) = model.parent()
+                {
+                    *path = dir.join(&*path).display().to_string();
+                }
             }
             "delay" => {
                 let mut cx = ExprChecker::new(fns, diags, value_flags);

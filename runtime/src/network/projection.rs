@@ -300,6 +300,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         let mut draws = Stream::new(0, StreamKind::Connectivity, 0, 0).draws(0);
         evaluate(probability_expr, &scope, &mut draws).unwrap_or(0.0)
     };
+    let file_pairs: Vec<(u32, u32)>;
     let rule = match &p.rule {
         ConnectionRule::AllToAll => Rule::AllToAll,
         ConnectionRule::OneToOne => Rule::OneToOne,
@@ -318,8 +319,9 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
             }
             Rule::Probability(&probability)
         }
-        ConnectionRule::FromFile(_) => {
-            return Err(unsupported(p.span, "connections read from a file"));
+        ConnectionRule::FromFile(path) => {
+            file_pairs = read_pairs(path, p.span)?;
+            Rule::Pairs(&file_pairs)
         }
     };
     let csr = connect(rule, source_len, target_len, opts, c.seed, index as u32).map_err(|e| {
@@ -631,4 +633,49 @@ fn reads_positions(e: &Expr) -> bool {
         ExprKind::Math(_, xs) => xs.iter().any(reads_positions),
         _ => false,
     }
+}
+
+/// The `(i, j)` pairs of a connection file: one pair per line, `i,j` (more
+/// columns are ignored), comma- or whitespace-separated; blank lines, lines
+/// starting with `#` and a header line whose first field is not a number are
+/// skipped.
+fn read_pairs(path: &str, span: Span) -> Result<Vec<(u32, u32)>, RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        RunError::model(
+            Diagnostic::error(
+                "nml::io",
+                format!("cannot read the connection file `{path}`: {e}"),
+            )
+            .at(span, "connections read from here"),
+        )
+    })?;
+    let mut pairs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let parse = |k: usize| fields.get(k).and_then(|f| f.parse::<u32>().ok());
+        match (parse(0), parse(1)) {
+            (Some(i), Some(j)) => pairs.push((i, j)),
+            _ if n == 0 => continue,
+            _ => {
+                return Err(RunError::model(
+                    Diagnostic::error(
+                        "nml::connection_file",
+                        format!(
+                            "line {} of `{path}` is not a pair of neuron indices: `{line}`",
+                            n + 1
+                        ),
+                    )
+                    .at(span, "connections read from here"),
+                ));
+            }
+        }
+    }
+    Ok(pairs)
 }
