@@ -14,7 +14,8 @@ use crate::ir::{
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Opcode, Value, types,
+    AbiParam, Block as ClifBlock, FuncRef, Function, InstBuilder, InstructionData, MemFlagsData,
+    Opcode, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
@@ -90,6 +91,14 @@ struct Emitter<'m, 'f> {
     columns: Vec<ColumnSlot>,
     /// The variable of each local.
     locals: Vec<Variable>,
+    /// Whether the step kernel has one `Spike` statement, outside any
+    /// `While`: it runs at most once per neuron, so it appends the neuron
+    /// to the spike list where it stands. Otherwise it sets the `spiked`
+    /// flag and the neuron is appended after the step block.
+    direct_spikes: bool,
+    /// Whether the code being emitted is out of line (a spike branch):
+    /// blocks created now are marked cold.
+    cold: bool,
     /// The neuron counter, spike flag and spike count.
     neuron: Variable,
     spiked: Variable,
@@ -190,6 +199,8 @@ impl<'m, 'f> Emitter<'m, 'f> {
             ctx,
             columns,
             locals,
+            direct_spikes: spike_statements(&ir.step) == (1, 0),
+            cold: false,
             neuron,
             spiked,
             count,
@@ -200,20 +211,20 @@ impl<'m, 'f> Emitter<'m, 'f> {
         })
     }
 
-    /// The loop over neurons `start..end` around the step block.
+    /// The loop over neurons `start..end` around the step block, tested
+    /// at the bottom (one conditional branch per neuron) after a guard for
+    /// an empty range.
     fn neuron_loop(&mut self, ir: &NeuronIr) {
-        let header = self.b.create_block();
         let body = self.b.create_block();
         let exit = self.b.create_block();
         let zero = self.b.ins().iconst(types::I32, 0);
         self.b.def_var(self.count, zero);
         self.b.def_var(self.neuron, self.start);
-        self.b.ins().jump(header, &[]);
-
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(self.neuron);
-        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, self.end);
-        self.b.ins().brif(more, body, &[], exit, &[]);
+        let any = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedLessThan, self.start, self.end);
+        self.b.ins().brif(any, body, &[], exit, &[]);
 
         self.b.switch_to_block(body);
         self.index = self.b.use_var(self.neuron);
@@ -221,32 +232,50 @@ impl<'m, 'f> Emitter<'m, 'f> {
         self.cache.clear();
         self.block(&ir.step);
         self.store_neuron();
-        self.record_spike();
+        if !self.direct_spikes {
+            self.record_flagged_spike();
+        }
         let next = self.b.ins().iadd_imm_s(self.index, 1);
         self.b.def_var(self.neuron, next);
-        self.b.ins().jump(header, &[]);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, self.end);
+        self.b.ins().brif(more, body, &[], exit, &[]);
 
         self.b.switch_to_block(exit);
         let n = self.b.use_var(self.count);
         self.b.ins().return_(&[n]);
     }
 
-    /// Appends the neuron to the spike list without a branch: its index is
-    /// written at `spikes[count]` and `count` advances by the spike flag.
+    /// Appends the neuron to the spike list where its only `Spike`
+    /// statement runs (see [`Emitter::direct_spikes`]).
+    fn record_spike(&mut self) {
+        let n = self.write_spike_slot();
+        let n1 = self.b.ins().iadd_imm_s(n, 1);
+        self.b.def_var(self.count, n1);
+    }
+
+    /// Appends the neuron to the spike list without a branch, after the
+    /// step block: its index is written at `spikes[count]` and `count`
+    /// advances by the spike flag.
+    fn record_flagged_spike(&mut self) {
+        let n = self.write_spike_slot();
+        let spiked = self.b.use_var(self.spiked);
+        let spiked = self.b.ins().uextend(types::I32, spiked);
+        let n1 = self.b.ins().iadd(n, spiked);
+        self.b.def_var(self.count, n1);
+    }
+
+    /// Writes the neuron's index at `spikes[count]` and returns `count`.
     /// `count` is at most the number of neurons done before this one, so
     /// the write stays within the `end - start` entries the caller
     /// provides.
-    fn record_spike(&mut self) {
+    fn write_spike_slot(&mut self) -> Value {
         let n = self.b.use_var(self.count);
         let offset = self.element_offset(n, 4);
         let address = self.b.ins().iadd(self.spikes, offset);
         self.b
             .ins()
             .store(MemFlagsData::trusted(), self.index, address, 0);
-        let spiked = self.b.use_var(self.spiked);
-        let spiked = self.b.ins().uextend(types::I32, spiked);
-        let n1 = self.b.ins().iadd(n, spiked);
-        self.b.def_var(self.count, n1);
+        n
     }
 
     /// `index * size` as a pointer-sized byte offset (`index` is an
@@ -338,6 +367,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 body,
                 max_iterations,
             } => self.lower_while(*condition, body, *max_iterations),
+            Stmt::Spike if self.direct_spikes => self.record_spike(),
             Stmt::Spike => {
                 let yes = self.b.ins().iconst(types::I8, 1);
                 self.b.def_var(self.spiked, yes);
@@ -348,28 +378,48 @@ impl<'m, 'f> Emitter<'m, 'f> {
     }
 
     fn lower_if(&mut self, c: Handle<Expr>, then: &Block, otherwise: &Block) {
-        let cond = self.expr(c);
-        let cond = self.bool_of(cond);
         if self.is_cheap(then) && self.is_cheap(otherwise) {
+            let cond = self.expr(c);
+            let cond = self.bool_of(cond);
             self.if_convert(cond, then, otherwise);
             return;
         }
-        let then_block = self.b.create_block();
-        let else_block = self.b.create_block();
-        let merge = self.b.create_block();
-        self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+        let then_block = self.new_block();
+        let else_block = self.new_block();
+        let merge = self.new_block();
+        // A neuron spikes in few of its steps: the branch that emits the
+        // spike goes out of line (with every block inside it), so the usual
+        // path falls through.
+        let (then_cold, else_cold) = match (has_spike(then), has_spike(otherwise)) {
+            (true, false) => (true, self.cold),
+            (false, true) => (self.cold, true),
+            _ => (self.cold, self.cold),
+        };
+        for (block, cold) in [(then_block, then_cold), (else_block, else_cold)] {
+            if cold {
+                self.b.set_cold_block(block);
+            }
+        }
         let before = self.cache.clone();
+        self.branch(c, then_block, else_block);
+        // Parts of the condition may have been evaluated in blocks that do
+        // not dominate both branches.
+        self.cache = before.clone();
+        let region = self.cold;
 
         self.b.switch_to_block(then_block);
+        self.cold = then_cold;
         self.block(then);
         self.b.ins().jump(merge, &[]);
 
         self.cache = before.clone();
         self.b.switch_to_block(else_block);
+        self.cold = else_cold;
         self.block(otherwise);
         self.b.ins().jump(merge, &[]);
 
         self.b.switch_to_block(merge);
+        self.cold = region;
         self.cache = before;
         for p in stored_places(then)
             .into_iter()
@@ -379,8 +429,69 @@ impl<'m, 'f> Emitter<'m, 'f> {
         }
     }
 
-    /// Whether a branch is cheap enough to run unconditionally: stores and
-    /// spikes only, few of them, and no calls in their expressions.
+    /// Ends the current block with a branch on the truth of `c` to `yes`
+    /// or `no`. `!`, `&&` and `||` become control flow (short-circuit,
+    /// which is exact since expressions have no side effects), so the
+    /// comparisons at the leaves fuse with their branches instead of
+    /// being materialised as truth values; a constant condition becomes a
+    /// jump. The caller restores the expression cache afterwards.
+    fn branch(&mut self, c: Handle<Expr>, yes: ClifBlock, no: ClifBlock) {
+        if !self.cache.contains_key(&c) {
+            match self.ir.exprs.get(c) {
+                Expr::Unary(UnaryOp::Not, x) => return self.branch(*x, no, yes),
+                Expr::Binary(op @ (BinaryOp::And | BinaryOp::Or), x, y) => {
+                    let rest = self.new_block();
+                    if *op == BinaryOp::And {
+                        self.branch(*x, rest, no);
+                    } else {
+                        self.branch(*x, yes, rest);
+                    }
+                    self.b.switch_to_block(rest);
+                    return self.branch(*y, yes, no);
+                }
+                _ => {}
+            }
+        }
+        let v = self.expr(c);
+        let v = self.bool_of(v);
+        match self.constant(v) {
+            Some(k) => {
+                let target = if k != 0 { yes } else { no };
+                self.b.ins().jump(target, &[]);
+            }
+            None => {
+                self.b.ins().brif(v, yes, &[], no, &[]);
+            }
+        }
+    }
+
+    /// The value of an integer literal.
+    fn constant(&self, v: Value) -> Option<i64> {
+        let dfg = &self.b.func.dfg;
+        let inst = dfg.value_def(v).inst()?;
+        match dfg.insts[inst] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits()),
+            _ => None,
+        }
+    }
+
+    /// A new block, cold if it belongs to a cold region.
+    fn new_block(&mut self) -> ClifBlock {
+        let block = self.b.create_block();
+        if self.cold {
+            self.b.set_cold_block(block);
+        }
+        block
+    }
+
+    /// Whether a branch is cheap enough to run unconditionally: stores to
+    /// integer and truth-value places (and spike flags) only, few of them,
+    /// and no calls in their expressions. Stores to reals are left to a
+    /// branch: the x64 backend lowers a `select` of floats to a branch
+    /// anyway, and a branch skips the work of the other side.
     fn is_cheap(&self, block: &Block) -> bool {
         const MAX_STATEMENTS: usize = 8;
         const MAX_NEW_NODES: usize = 48;
@@ -389,8 +500,12 @@ impl<'m, 'f> Emitter<'m, 'f> {
         }
         let mut seen = Vec::new();
         block.0.iter().all(|s| match s {
-            Stmt::Spike => true,
-            Stmt::Store(_, h) => self.is_cheap_expr(*h, &mut seen, MAX_NEW_NODES),
+            Stmt::Spike => !self.direct_spikes,
+            Stmt::Store(place, h) => {
+                self.place_type(*place)
+                    .is_some_and(|ty| value_type(ty) != types::F64)
+                    && self.is_cheap_expr(*h, &mut seen, MAX_NEW_NODES)
+            }
             _ => false,
         })
     }
@@ -462,6 +577,18 @@ impl<'m, 'f> Emitter<'m, 'f> {
         }
     }
 
+    /// The element type of a place the kernel uses.
+    fn place_type(&self, place: Place) -> Option<Type> {
+        match place {
+            Place::Local(k) => Some(self.ir.local_types[k as usize]),
+            column => self
+                .columns
+                .iter()
+                .find(|c| c.place == column)
+                .map(|c| c.ty),
+        }
+    }
+
     /// The variable that holds a place for the current neuron.
     fn variable_of(&self, place: Place) -> Option<Variable> {
         match place {
@@ -484,9 +611,9 @@ impl<'m, 'f> Emitter<'m, 'f> {
         let iterations = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(iterations, zero);
-        let header = self.b.create_block();
-        let body_block = self.b.create_block();
-        let exit = self.b.create_block();
+        let header = self.new_block();
+        let body_block = self.new_block();
+        let exit = self.new_block();
         self.b.ins().jump(header, &[]);
 
         self.b.switch_to_block(header);
@@ -1051,6 +1178,35 @@ fn used_places(ir: &NeuronIr) -> (Vec<Place>, Vec<Place>) {
     let (mut used, mut written) = (Vec::new(), Vec::new());
     visit_block(ir, &ir.step, &mut seen, &mut used, &mut written);
     (used, written)
+}
+
+/// The number of `Spike` statements in a block (at any depth), and how
+/// many of them are inside a `While`.
+fn spike_statements(block: &Block) -> (usize, usize) {
+    fn walk(block: &Block, in_loop: bool, out: &mut (usize, usize)) {
+        for s in &block.0 {
+            match s {
+                Stmt::Spike => {
+                    out.0 += 1;
+                    out.1 += usize::from(in_loop);
+                }
+                Stmt::If(_, a, b) => {
+                    walk(a, in_loop, out);
+                    walk(b, in_loop, out);
+                }
+                Stmt::While { body, .. } => walk(body, true, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = (0, 0);
+    walk(block, false, &mut out);
+    out
+}
+
+/// Whether a block has a `Spike` statement (at any depth).
+fn has_spike(block: &Block) -> bool {
+    spike_statements(block).0 > 0
 }
 
 /// Every place a block may store to (at any depth).

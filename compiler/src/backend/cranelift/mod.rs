@@ -28,9 +28,9 @@
 //!
 //! # How the IR maps to Cranelift
 //!
-//! The function is a loop over neurons (`header`: `i < end`; `body`; a
-//! `record` block that appends `i` when the neuron spiked; `latch`: `i + 1`).
-//! In the body, for one neuron:
+//! The function is a loop over neurons tested at the bottom (a guard for an
+//! empty range, then `body`, which ends with `i + 1` and a branch back while
+//! `i < end`). In the body, for one neuron:
 //!
 //! - **Places.** Every column the step kernel reads or writes is loaded into
 //!   a Cranelift [`Variable`] at the start of the body, and every column it
@@ -51,11 +51,23 @@
 //!   the code being emitted, and a `Store` drops every entry whose expression
 //!   (transitively) loads the stored place. The cache is what keeps shared
 //!   subexpressions such as `exprel(…)` and `m ^ 3` from being called twice.
-//! - **`If`** becomes `brif` to a then and an else block joined in a merge
-//!   block; **`While`** a header that tests `n < max_iterations && condition`,
+//! - **`If`** becomes a branch to a then and an else block joined in a merge
+//!   block. Its condition is lowered as control flow: `!` swaps the
+//!   targets, `&&` and `||` short-circuit (exact, since expressions have no
+//!   side effects), so comparisons fuse with their branches, and a constant
+//!   condition is a jump. The branch that emits a spike, and every block
+//!   inside it, is cold (laid out after the loop). An `If` whose branches
+//!   only store cheap expressions to integer or truth-value places is
+//!   if-converted into `select`s (conditional moves) instead; stores to
+//!   reals keep the branch, which skips the other side's work where a
+//!   `select` of floats would be a branch on x64 anyway.
+//!   **`While`** is a header that tests `n < max_iterations && condition`,
 //!   a body and an exit, with its own iteration counter variable.
-//! - **`Spike`** sets an `i8` flag variable; the neuron's index is appended
-//!   after the body, so a neuron is recorded once however many `Spike`s run.
+//! - **`Spike`**: where the step kernel has one `Spike` statement, outside
+//!   any `While`, it runs at most once per neuron and appends the neuron's
+//!   index to the spike list where it stands. Otherwise it sets an `i8`
+//!   flag variable and the index is appended (without a branch) after the
+//!   body, so a neuron is recorded once however many `Spike`s run.
 //! - **`Select`** evaluates both arms (expressions have no side effects) and
 //!   emits `select`.
 //! - **Math functions** ([`math`]): `sqrt`, `abs`, `floor`, `ceil` are native
