@@ -403,3 +403,57 @@ network FromFile {{
     assert_eq!(code, 1);
     assert!(stderr.contains("nml::connection_file"), "{stderr}");
 }
+
+/// Rate (Hz) and mean CV of ISIs of population `P` after the first 100 ms,
+/// as tests/reference/networks computes them (neurons with two or more
+/// spikes; a single ISI has CV 0).
+fn rate_and_cv(out: &Path, size: usize, duration_ms: f64) -> (f64, f64) {
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); size];
+    for line in std::fs::read_to_string(out.join("spikes.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split(',').collect();
+        let t: f64 = f[2].parse().unwrap();
+        if t > 100.0 {
+            times[f[1].parse::<usize>().unwrap()].push(t);
+        }
+    }
+    let n: usize = times.iter().map(Vec::len).sum();
+    let rate = n as f64 / size as f64 / ((duration_ms - 100.0) / 1000.0);
+    let cvs: Vec<f64> = times
+        .iter()
+        .filter(|t| t.len() >= 2)
+        .map(|t| {
+            let isi: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+            let m = isi.iter().sum::<f64>() / isi.len() as f64;
+            let v = isi.iter().map(|x| (x - m).powi(2)).sum::<f64>() / isi.len() as f64;
+            v.sqrt() / m
+        })
+        .collect();
+    (rate, cvs.iter().sum::<f64>() / cvs.len() as f64)
+}
+
+#[test]
+fn cuba_and_coba_match_brian2() {
+    // Bands from tests/reference/networks (Brian2, 5 seeds): mean ±
+    // max(3 sd, 10 %); see its README for how they were obtained.
+    for (example, rate_band, cv_band) in [
+        ("cuba", (5.04, 6.16), (0.39, 0.48)),
+        ("coba", (16.4, 22.1), (1.25, 1.60)),
+    ] {
+        let model = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{example}.nml")),
+        )
+        .unwrap();
+        let (code, stderr, out) = run(example, &model, &["--seed", "1"]);
+        assert_eq!(code, 0, "{stderr}");
+        let (rate, cv) = rate_and_cv(&out, 4000, 1000.0);
+        assert!(
+            rate >= rate_band.0 && rate <= rate_band.1,
+            "{example}: rate {rate} Hz"
+        );
+        assert!(cv >= cv_band.0 && cv <= cv_band.1, "{example}: CV {cv}");
+    }
+}
