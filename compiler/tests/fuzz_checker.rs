@@ -28,32 +28,8 @@ const TIME_BUDGET: Duration = Duration::from_secs(40);
 /// The checker recurses over expressions; give it the room the CLI gives.
 const STACK_SIZE: usize = 256 << 20;
 
-/// xorshift64*: small, fast and good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+mod common;
+use common::Rng;
 
 /// What a piece of source text is, for choosing mutations.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

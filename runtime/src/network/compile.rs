@@ -256,39 +256,57 @@ pub fn compile<'p>(
     options: &RunOptions,
 ) -> Result<CompiledNetwork<'p>, RunError> {
     let mut compiled = compile_ir(program, options)?;
-    // Without a choice, the JIT runs where it compiles every population.
-    let backend = match options.backend {
-        Some(b) => b,
-        None => {
-            let jit_works = compiled.populations.iter().all(|p| match &p.kind {
-                CompiledKind::Neuron { ir, verified, .. } => {
-                    compile_step(ir, verified, Backend::Jit).is_ok()
+    // Without a choice, the JIT runs where it compiles every population;
+    // each kernel is compiled once, and the interpreter takes over for all
+    // populations if any JIT compilation fails.
+    let preferred = options.backend.unwrap_or(Backend::Jit);
+    let mut kernels = Vec::new();
+    let mut failure = None;
+    for p in &compiled.populations {
+        if let CompiledKind::Neuron { ir, verified, .. } = &p.kind {
+            match compile_step(ir, verified, preferred) {
+                Ok(k) => kernels.push(Some(k)),
+                Err(e) => {
+                    failure = Some((p.name.clone(), e));
+                    break;
                 }
-                CompiledKind::Source { .. } => true,
-            });
-            if jit_works {
-                Backend::Jit
-            } else {
-                Backend::Interp
             }
+        } else {
+            kernels.push(None);
+        }
+    }
+    let backend = match failure {
+        None => preferred,
+        Some((population, e)) => {
+            if options.backend.is_some() {
+                return Err(RunError::Backend {
+                    backend: preferred.name(),
+                    population,
+                    message: e.to_string(),
+                });
+            }
+            kernels.clear();
+            for p in &compiled.populations {
+                kernels.push(match &p.kind {
+                    CompiledKind::Neuron { ir, verified, .. } => {
+                        Some(compile_step(ir, verified, Backend::Interp).map_err(|e| {
+                            RunError::Backend {
+                                backend: Backend::Interp.name(),
+                                population: p.name.clone(),
+                                message: e.to_string(),
+                            }
+                        })?)
+                    }
+                    CompiledKind::Source { .. } => None,
+                });
+            }
+            Backend::Interp
         }
     };
     compiled.backend = backend;
-    for p in &mut compiled.populations {
-        if let CompiledKind::Neuron {
-            ir,
-            verified,
-            kernel,
-            ..
-        } = &mut p.kind
-        {
-            *kernel = Some(
-                compile_step(ir, verified, backend).map_err(|e| RunError::Backend {
-                    backend: backend.name(),
-                    population: p.name.clone(),
-                    message: e.to_string(),
-                })?,
-            );
+    for (p, k) in compiled.populations.iter_mut().zip(kernels) {
+        if let CompiledKind::Neuron { kernel, .. } = &mut p.kind {
+            *kernel = k;
         }
     }
     Ok(compiled)

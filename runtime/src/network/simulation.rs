@@ -322,10 +322,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 if !cleared.contains(&(proj.target, input)) {
                     cleared.push((proj.target, input));
                     for chunk in self.chunks[proj.target].iter_mut() {
-                        if let ColumnData::F64(v) = &mut chunk.cols[input] {
-                            v.fill(0.0);
-                        } else if let ColumnData::F32(v) = &mut chunk.cols[input] {
-                            v.fill(0.0);
+                        match &mut chunk.cols[input] {
+                            ColumnData::F64(v) => v.fill(0.0),
+                            ColumnData::F32(v) => v.fill(0.0),
+                            ColumnData::I32(v) => v.fill(0),
                         }
                     }
                 }
@@ -436,9 +436,9 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 })
                 .collect();
             for j in targets {
-                let synapses = plastic.by_target[j as usize].clone();
-                for s in synapses {
-                    let s = s as usize;
+                // Indexed, not iterated: the handler borrows `plastic` mutably.
+                for n_syn in 0..plastic.by_target[j as usize].len() {
+                    let s = plastic.by_target[j as usize][n_syn] as usize;
                     plastic.advance_to(s, n + 1, dt);
                     let ev = super::plastic::Event {
                         synapse,
@@ -604,11 +604,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
 
     /// The chunk holding neuron `i` of population `p`, and `i` within it.
     fn locate(&self, p: usize, i: usize) -> (usize, usize) {
-        let chunks = &self.chunks[p];
-        let k = chunks
-            .partition_point(|c| c.start + c.len <= i)
-            .min(chunks.len().saturating_sub(1));
-        (k, i - chunks[k].start)
+        locate(&self.chunks[p], i)
     }
 
     /// Samples the traces due at the step boundary `boundary` (time
@@ -850,11 +846,7 @@ struct ChunkNeurons<'a, 'p> {
 
 impl ChunkNeurons<'_, '_> {
     fn at(&self, p: usize, i: usize) -> (usize, usize) {
-        let chunks = &self.chunks[p];
-        let k = chunks
-            .partition_point(|c| c.start + c.len <= i)
-            .min(chunks.len().saturating_sub(1));
-        (k, i - chunks[k].start)
+        locate(&self.chunks[p], i)
     }
 
     fn binding(&self, p: usize, place: Place) -> Option<usize> {
@@ -901,4 +893,12 @@ impl super::plastic::Neurons for ChunkNeurons<'_, '_> {
         let (c, local) = self.at(p, i);
         self.chunks[p][c].cols[b].set(local, v);
     }
+}
+
+/// The chunk of `chunks` holding neuron `i`, and `i` within it.
+fn locate(chunks: &[Chunk], i: usize) -> (usize, usize) {
+    let k = chunks
+        .partition_point(|c| c.start + c.len <= i)
+        .min(chunks.len().saturating_sub(1));
+    (k, i - chunks[k].start)
 }

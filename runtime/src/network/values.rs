@@ -20,7 +20,7 @@
 //! constant, so use `lognormal` for quantities that must stay positive.
 
 use nmlc_compiler::abi::rng::Draws;
-use nmlc_compiler::model::{BinaryOp, Builtin, Distribution, Expr, ExprKind, MathFn, UnaryOp, Var};
+use nmlc_compiler::model::{BinaryOp, Builtin, Distribution, Expr, ExprKind, UnaryOp, Var};
 use nmlc_compiler::source::Span;
 
 /// What a network value may refer to while it is evaluated for one neuron.
@@ -92,7 +92,7 @@ pub fn evaluate(e: &Expr, scope: &ValueScope, draws: &mut Draws) -> Result<f64, 
             for x in xs {
                 args.push(evaluate(x, scope, draws)?);
             }
-            math(*m, &args).ok_or_else(not_fixed)?
+            nmlc_compiler::ir::interp::math(*m, &args)
         }
         ExprKind::If(c, a, b) => {
             // Both branches are evaluated so that the draws taken do not
@@ -222,56 +222,6 @@ fn binary(op: BinaryOp, a: f64, b: f64) -> f64 {
         BinaryOp::And => truth(a != 0.0 && b != 0.0),
         BinaryOp::Or => truth(a != 0.0 || b != 0.0),
     }
-}
-
-/// Math functions with the semantics of the IR interpreter.
-fn math(m: MathFn, args: &[f64]) -> Option<f64> {
-    Some(match (m, args) {
-        (MathFn::Exp, [x]) => x.exp(),
-        (MathFn::Expm1, [x]) => x.exp_m1(),
-        (MathFn::Log, [x]) => x.ln(),
-        (MathFn::Log10, [x]) => x.log10(),
-        (MathFn::Log2, [x]) => x.log2(),
-        (MathFn::Log1p, [x]) => x.ln_1p(),
-        (MathFn::Sqrt, [x]) => x.sqrt(),
-        (MathFn::Sin, [x]) => x.sin(),
-        (MathFn::Cos, [x]) => x.cos(),
-        (MathFn::Tan, [x]) => x.tan(),
-        (MathFn::Tanh, [x]) => x.tanh(),
-        (MathFn::Sinh, [x]) => x.sinh(),
-        (MathFn::Cosh, [x]) => x.cosh(),
-        (MathFn::Asin, [x]) => x.asin(),
-        (MathFn::Acos, [x]) => x.acos(),
-        (MathFn::Atan, [x]) => x.atan(),
-        (MathFn::Atan2, [y, x]) => y.atan2(*x),
-        (MathFn::Abs, [x]) => x.abs(),
-        (MathFn::Floor, [x]) => x.floor(),
-        (MathFn::Ceil, [x]) => x.ceil(),
-        // Half away from zero, as the interpreter.
-        (MathFn::Round, [x]) => x.round(),
-        (MathFn::Min, [a, b]) => a.min(*b),
-        (MathFn::Max, [a, b]) => a.max(*b),
-        (MathFn::Clip, [x, lo, hi]) => x.max(*lo).min(*hi),
-        (MathFn::Sign, [x]) => {
-            if *x > 0.0 {
-                1.0
-            } else if *x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        }
-        (MathFn::Heaviside, [x]) => f64::from(u8::from(*x > 0.0)),
-        (MathFn::Exprel, [x]) => {
-            if *x == 0.0 {
-                1.0
-            } else {
-                x.exp_m1() / x
-            }
-        }
-        (MathFn::Pow, [a, b]) => a.powf(*b),
-        _ => return None,
-    })
 }
 
 /// `a >= b`, false when either is NaN.
