@@ -1,5 +1,6 @@
 //! The subcommands.
 
+use crate::plot;
 use crate::{BackendArg, DiagnosticFormat, IrFormat, PrecisionArg, ResultFormat, RunArgs};
 use nmlc_compiler::backend::Backend;
 use nmlc_compiler::diagnostics::{Diagnostic, render};
@@ -349,14 +350,57 @@ pub fn run(args: &RunArgs) -> ExitCode {
         )),
         Err(e) => return report_run_error(&c, &e),
     }
+    // Plotting reads what was just written, so a run stopped early is drawn too.
+    let plot_failure = args
+        .plot
+        .then(|| write_plot(dir.path(), None, plot::ImageFormats::BOTH, args.quiet))
+        .and_then(Result::err);
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => plot_failure.map_or(ExitCode::SUCCESS, ExitCode::from),
         Err(e) => {
             eprintln!(
                 "nmlc: the results up to the stop are in {}",
                 dir.path().display()
             );
             report_run_error(&c, &e)
+        }
+    }
+}
+
+/// `nmlc plot OUTDIR [--format png|svg|both] [-o FILE_STEM]`
+pub fn plot(args: &crate::PlotArgs) -> ExitCode {
+    let formats = plot::ImageFormats {
+        png: args.format != crate::PlotFormatArg::Svg,
+        svg: args.format != crate::PlotFormatArg::Png,
+    };
+    match write_plot(&args.dir, args.output.as_deref(), formats, args.quiet) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Draws the results in `dir` and reports; the exit code on failure.
+fn write_plot(
+    dir: &Path,
+    stem: Option<&Path>,
+    formats: plot::ImageFormats,
+    quiet: bool,
+) -> Result<(), u8> {
+    match plot::plot_folder(dir, stem, formats) {
+        Ok(files) => {
+            if !quiet {
+                for file in files {
+                    eprintln!("nmlc: wrote {}", file.display());
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("nmlc: {e}");
+            if let Some(help) = e.help() {
+                eprintln!("      {help}");
+            }
+            Err(e.exit_code())
         }
     }
 }

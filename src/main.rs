@@ -5,6 +5,7 @@
 //! 1 the model has errors, 2 bad usage, 3 internal failure.
 
 mod commands;
+mod plot;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -54,6 +55,34 @@ pub enum ResultFormat {
     Npz,
 }
 
+/// Which images `nmlc plot` writes.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PlotFormatArg {
+    /// A PNG bitmap.
+    Png,
+    /// An SVG vector image.
+    Svg,
+    /// Both.
+    Both,
+}
+
+/// The options of `nmlc plot`.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    /// The result folder of `nmlc run`.
+    #[arg(value_name = "OUTDIR")]
+    pub dir: PathBuf,
+    /// Which images to write.
+    #[arg(long, value_enum, default_value_t = PlotFormatArg::Both)]
+    pub format: PlotFormatArg,
+    /// The images' file name without extension, in OUTDIR (or a path) [default: plot].
+    #[arg(short, long, value_name = "FILE_STEM")]
+    pub output: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// How `nmlc ir` prints.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum IrFormat {
@@ -101,6 +130,9 @@ pub struct RunArgs {
     /// Write into a folder that already holds files (files of the same name are replaced).
     #[arg(long)]
     pub overwrite: bool,
+    /// Also draw the results into plot.png and plot.svg in the result folder.
+    #[arg(long)]
+    pub plot: bool,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -127,6 +159,8 @@ enum Command {
     },
     /// Simulate a network and write its recordings.
     Run(RunArgs),
+    /// Draw the results of a run (spike raster, rates, traces) as PNG and SVG.
+    Plot(PlotArgs),
     /// Print the intermediate representation of every population of a network.
     Ir {
         /// The `.nml` file holding the network.
@@ -153,6 +187,7 @@ fn main() -> ExitCode {
             } => commands::check(&files, format, explain),
             Command::Doc { model } => commands::doc(model.as_deref()),
             Command::Run(args) => commands::run(&args),
+            Command::Plot(args) => commands::plot(&args),
             Command::Ir {
                 file,
                 network,
