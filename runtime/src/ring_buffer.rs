@@ -140,6 +140,22 @@ impl<T: Copy + Default + AddAssign> RingBuffer<T> {
         Ok(())
     }
 
+    /// The accumulators of every target for the inputs that arrive
+    /// `delay_steps` after the step last taken: `add(d, j, x)` is
+    /// `slot_mut(d)[j] += x`, without the checks per event.
+    ///
+    /// # Panics
+    /// If `delay_steps` exceeds `max_delay_steps`.
+    pub fn slot_mut(&mut self, delay_steps: usize) -> &mut [T] {
+        assert!(
+            delay_steps <= self.max_delay_steps,
+            "a delay of {delay_steps} steps exceeds the buffer's {}",
+            self.max_delay_steps
+        );
+        let slot = self.slot_of(self.next_step + delay_steps as u64);
+        &mut self.values[slot * self.targets..(slot + 1) * self.targets]
+    }
+
     /// The inputs of every target that arrive at `step`, cleared in the buffer as
     /// they are read: each event is handed out exactly once.
     ///

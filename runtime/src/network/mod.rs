@@ -29,6 +29,7 @@ pub mod plastic;
 pub mod projection;
 mod record;
 mod simulation;
+mod team;
 pub mod values;
 mod write;
 
@@ -37,5 +38,5 @@ pub use compile::{
     DEFAULT_SEED, ParamPlan, RunOptions, compile, compile_ir, select_network,
 };
 pub use error::RunError;
-pub use simulation::{STATE_SLOT, Simulation};
+pub use simulation::{Progress, STATE_SLOT, Simulation};
 pub use write::{OutputFormat, RESULTS_NPZ};

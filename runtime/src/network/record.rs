@@ -71,6 +71,27 @@ pub(crate) struct Recorders {
 
 impl Recorders {
     /// The recorders of a compiled network, with nothing recorded yet.
+    /// Records the spikes of `population` in step `step` (stamped at its
+    /// end) and counts them into the population-rate bins.
+    pub fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
+        if let Some(mask) = &self.spike_mask[population] {
+            for &j in spiked {
+                if mask.get(j as usize).copied().unwrap_or(false) {
+                    self.spikes[population].push((step + 1, j));
+                }
+            }
+        }
+        for rate in self.rates.iter_mut().filter(|x| x.population == population) {
+            let count = spiked
+                .iter()
+                .filter(|j| (rate.start..rate.end).contains(j))
+                .count() as u64;
+            if let Some(bin) = rate.counts.get_mut((step / rate.every_steps) as usize) {
+                *bin += count;
+            }
+        }
+    }
+
     pub fn new(c: &CompiledNetwork) -> Result<Recorders, RunError> {
         let n_pop = c.populations.len();
         let mut r = Recorders {

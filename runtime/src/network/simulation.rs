@@ -1,5 +1,7 @@
 //! Building the populations' storage and running the time steps.
 
+use std::sync::{Mutex, MutexGuard, RwLock};
+
 use nmlc_compiler::abi::rng::{Stream, StreamKind};
 use nmlc_compiler::abi::{ColumnData, StepContext};
 use nmlc_compiler::ir::Place;
@@ -7,11 +9,12 @@ use nmlc_compiler::ir::interp::Interpreter;
 
 use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
 use super::error::RunError;
+use super::plastic::Plastic;
 use super::projection::{CompiledProjection, EffectTarget, Weights, build_projection};
 use super::record::{Recorders, TraceSource};
+use super::team::with_team;
 use super::values::{ValueScope, evaluate};
 use crate::ring_buffer::RingBuffer;
-use rayon::prelude::*;
 
 /// The `step` slot of the initialisation stream used for the initial value
 /// of state variable `k` is `STATE_SLOT + k`; parameter `k` uses slot `k`.
@@ -21,9 +24,8 @@ pub const STATE_SLOT: u64 = 1 << 32;
 /// the run has come.
 pub struct Simulation<'c, 'p> {
     pub(crate) compiled: &'c CompiledNetwork<'p>,
-    /// Per population, its storage in chunks (one per thread; none for
-    /// spike sources).
-    chunks: Vec<Vec<Chunk>>,
+    /// What the worker threads share during a step.
+    net: Net<'c, 'p>,
     pub(crate) recorders: Recorders,
     /// Per population, all spikes emitted.
     pub(crate) spike_counts: Vec<u64>,
@@ -31,26 +33,54 @@ pub struct Simulation<'c, 'p> {
     pub(crate) steps_done: u64,
     /// Whether the run stopped before its end.
     pub(crate) stopped: bool,
-    /// The projections, in network order.
-    pub(crate) projections: Vec<CompiledProjection>,
-    /// Per population, the projections that target it, in network order.
-    incoming: Vec<Vec<usize>>,
+    /// Per projection, its per-synapse state (plastic projections only).
+    plastic: Vec<Option<Plastic>>,
     /// Spike deliveries across synapses so far.
     pub(crate) synaptic_events: u64,
-    /// Worker threads (absent when running on one thread).
-    pool: Option<rayon::ThreadPool>,
-    /// Per population, the neurons that spiked in the current step
+    /// Per spike-source population, the next of its spikes to emit.
+    source_cursor: Vec<usize>,
+}
+
+/// How far a run has come, as [`Simulation::run_observed`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Steps completed.
+    pub steps_done: u64,
+    /// Steps of the whole run.
+    pub steps: u64,
+    /// Model time reached (ms).
+    pub t_ms: f64,
+    /// Spikes emitted so far, all populations.
+    pub spikes: u64,
+}
+
+/// The storage the parallel phase works on, and what it reads.
+struct Net<'c, 'p> {
+    compiled: &'c CompiledNetwork<'p>,
+    /// Per thread, its chunk of every population (in population order).
+    shares: Vec<Mutex<Vec<Chunk>>>,
+    /// Per population, the first neuron of each thread's chunk, then the
+    /// population size.
+    bounds: Vec<Vec<usize>>,
+    /// The projections, in network order.
+    projections: Vec<CompiledProjection>,
+    /// Per projection, whether spikes go through the ring buffers (not
+    /// plastic: those are delivered synapse by synapse).
+    buffered: Vec<bool>,
+    /// Per population, the projections that target it, in network order.
+    incoming: Vec<Vec<usize>>,
+    /// Per population, the neurons that spiked in the last step
     /// (population indices, increasing).
-    step_spikes: Vec<Vec<u32>>,
+    step_spikes: RwLock<Vec<Vec<u32>>>,
 }
 
 /// One thread's share of a population: neurons `start..start + len`.
 ///
-/// A population is split into as many chunks as there are threads; each
-/// chunk owns its columns and the ring buffers of its neurons, so a thread
-/// updating or delivering to its chunk never writes anything another thread
-/// touches, and no atomics are needed. Results do not depend on the split:
-/// neurons are independent within a step, random numbers are keyed by the
+/// A population is split into one chunk per thread; each chunk owns its
+/// columns and the ring buffers of its neurons, so a thread updating or
+/// delivering to its chunk never writes anything another thread touches,
+/// and no atomics are needed. Results do not depend on the split: neurons
+/// are independent within a step, random numbers are keyed by the
 /// population index of a neuron, and each target receives its inputs in the
 /// same order (projection order, then spike order) whatever the chunks.
 struct Chunk {
@@ -58,7 +88,13 @@ struct Chunk {
     len: usize,
     cols: Vec<ColumnData>,
     inbox: Vec<Inbox>,
+    /// Spikes of the last update (population indices).
     spikes: Vec<u32>,
+    /// Synaptic events delivered into the chunk in the last phase.
+    events: u64,
+    /// The first state found NaN or infinite after the last update:
+    /// (state index, neuron within the chunk).
+    fault: Option<(u32, usize)>,
 }
 
 /// Spikes on their way to one variable of a population.
@@ -79,6 +115,10 @@ enum Delivery {
     /// A spike input: added to each of these columns times a per-neuron factor.
     SpikeInput(Vec<(usize, Vec<f64>)>),
 }
+
+/// The command bit of a parallel phase that only delivers the last
+/// step's spikes (at the end of a run).
+const DELIVER_ONLY: u64 = 1;
 
 impl<'c, 'p> Simulation<'c, 'p> {
     /// Allocates storage, sets parameters and initial values, and sets up
@@ -180,53 +220,70 @@ impl<'c, 'p> Simulation<'c, 'p> {
             columns.push(cols);
         }
         let recorders = Recorders::new(compiled)?;
-        let projections: Vec<CompiledProjection> = (0..compiled.network.projections.len())
+        let mut projections: Vec<CompiledProjection> = (0..compiled.network.projections.len())
             .map(|k| build_projection(compiled, k))
             .collect::<Result<_, _>>()?;
+        let plastic: Vec<Option<Plastic>> =
+            projections.iter_mut().map(|p| p.plastic.take()).collect();
+        let buffered = plastic.iter().map(Option::is_none).collect();
         let mut incoming = vec![Vec::new(); compiled.populations.len()];
         for (k, p) in projections.iter().enumerate() {
             incoming[p.target].push(k);
         }
         let inboxes = inboxes(compiled, &projections, &mut columns)?;
         let threads = compiled.threads.max(1);
-        let chunks = columns
-            .into_iter()
-            .zip(inboxes)
-            .zip(&compiled.populations)
-            .map(|((cols, inbox), p)| match p.kind {
-                CompiledKind::Neuron { .. } => split(cols, inbox, p.size as usize, threads),
-                CompiledKind::Source { .. } => Vec::new(),
-            })
-            .collect();
-        let pool = if threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|e| RunError::BadSetting {
-                        setting: "--threads".into(),
-                        problem: format!("cannot start {threads} threads: {e}"),
-                    })?,
-            )
-        } else {
-            None
-        };
+        let mut shares: Vec<Vec<Chunk>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut bounds = Vec::new();
+        for ((cols, inbox), p) in columns.into_iter().zip(inboxes).zip(&compiled.populations) {
+            let size = match p.kind {
+                CompiledKind::Neuron { .. } => p.size as usize,
+                // Spike sources have no storage.
+                CompiledKind::Source { .. } => 0,
+            };
+            let chunks = split(cols, inbox, size, threads);
+            bounds.push(
+                chunks
+                    .iter()
+                    .map(|c| c.start)
+                    .chain(std::iter::once(size))
+                    .collect(),
+            );
+            for (share, chunk) in shares.iter_mut().zip(chunks) {
+                share.push(chunk);
+            }
+        }
         let mut sim = Simulation {
             compiled,
-            chunks,
+            net: Net {
+                compiled,
+                shares: shares.into_iter().map(Mutex::new).collect(),
+                bounds,
+                projections,
+                buffered,
+                incoming,
+                step_spikes: RwLock::new(vec![Vec::new(); compiled.populations.len()]),
+            },
             recorders,
             spike_counts: vec![0; compiled.populations.len()],
             steps_done: 0,
             stopped: false,
-            projections,
-            incoming,
+            plastic,
             synaptic_events: 0,
-            pool,
-            step_spikes: vec![Vec::new(); compiled.populations.len()],
+            source_cursor: vec![0; compiled.populations.len()],
         };
-        sim.sample(0);
-        sim.check_finite(0)?;
-        Ok(sim)
+        sim.net.sample(&mut sim.recorders, 0);
+        let mut chunks = sim.net.lock();
+        for p in 0..compiled.populations.len() {
+            for k in 0..threads {
+                chunks.chunk(p, k).check_finite(compiled, p);
+            }
+        }
+        let fault = sim.net.fault(&mut chunks, 0);
+        drop(chunks);
+        match fault {
+            Some(e) => Err(e),
+            None => Ok(sim),
+        }
     }
 
     /// The total number of neurons.
@@ -248,64 +305,263 @@ impl<'c, 'p> Simulation<'c, 'p> {
         self.steps_done as f64 * self.compiled.dt_ms
     }
 
-    /// Runs every step. Step `n` advances from `t_n = n·dt` to `t_{n+1}`:
-    /// spike events due at the step are applied, every population is
-    /// updated (chunks in parallel), spikes are stamped `t_{n+1}` and sent
-    /// along the projections (each target chunk in parallel); recorders
-    /// sample after the step. A NaN or infinite state stops the run with
-    /// [`RunError::NonFinite`]; what was recorded until then is kept.
+    /// The projections, in network order.
+    pub(crate) fn projections(&self) -> &[CompiledProjection] {
+        &self.net.projections
+    }
+
+    /// Runs every step; see [`Simulation::run_observed`].
     pub fn run(&mut self) -> Result<(), RunError> {
+        self.run_observed(&mut |_| true)
+    }
+
+    /// Runs the remaining steps. Step `n` advances from `t_n = n·dt` to
+    /// `t_{n+1}`: spike events due at the step are applied, every
+    /// population is updated, spikes are stamped `t_{n+1}` and sent along
+    /// the projections; recorders sample after the step.
+    ///
+    /// Each step has one parallel phase, in which every thread takes the
+    /// previous step's spikes into the ring buffers of its own neurons,
+    /// applies the events due now, and updates its neurons; the serial rest
+    /// gathers the spikes, records, and runs plasticity and continuous
+    /// coupling.
+    ///
+    /// `observe` is called after every step; when it returns `false` the
+    /// run stops there (with `stopped` set, and `Ok`). A NaN or infinite
+    /// state stops the run with [`RunError::NonFinite`]; what was recorded
+    /// until then is kept.
+    pub fn run_observed(
+        &mut self,
+        observe: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<(), RunError> {
         let steps = self.compiled.steps();
-        let mut source_cursor = vec![0usize; self.compiled.populations.len()];
-        while self.steps_done < steps {
-            let n = self.steps_done;
-            self.couple();
-            self.plastic_arrivals(n);
-            self.update(n);
-            for (p_index, p) in self.compiled.populations.iter().enumerate() {
-                let spiked = &mut self.step_spikes[p_index];
-                spiked.clear();
-                match &p.kind {
-                    CompiledKind::Neuron { .. } => {
-                        for chunk in &self.chunks[p_index] {
-                            spiked.extend_from_slice(&chunk.spikes);
+        let threads = self.net.shares.len();
+        let Simulation {
+            compiled,
+            net,
+            recorders,
+            spike_counts,
+            steps_done,
+            stopped,
+            plastic,
+            synaptic_events,
+            source_cursor,
+        } = self;
+        let net: &Net = net;
+        let work = |k: usize, command: u64| net.parallel_phase(k, command);
+        with_team(threads, &work, |team| {
+            let mut outcome = Ok(());
+            while *steps_done < steps {
+                let n = *steps_done;
+                {
+                    let mut chunks = net.lock();
+                    net.couple(&mut chunks);
+                    net.plastic_arrivals(plastic, &mut chunks, n);
+                }
+                team.run(n << 1);
+                let mut chunks = net.lock();
+                net.gather_spikes(&mut chunks, source_cursor, n);
+                let spikes = net.step_spikes.read().unwrap_or_else(|e| e.into_inner());
+                for (p, spiked) in spikes.iter().enumerate() {
+                    spike_counts[p] += spiked.len() as u64;
+                    recorders.record_spikes(p, n, spiked);
+                }
+                drop(spikes);
+                *synaptic_events += net.plastic_spikes(plastic, &mut chunks, n);
+                *steps_done = n + 1;
+                drop(chunks);
+                net.sample(recorders, n + 1);
+                if let Some(e) = net.fault(&mut net.lock(), n + 1) {
+                    *stopped = true;
+                    outcome = Err(e);
+                    break;
+                }
+                let progress = Progress {
+                    steps_done: n + 1,
+                    steps,
+                    t_ms: (n + 1) as f64 * compiled.dt_ms,
+                    spikes: spike_counts.iter().sum(),
+                };
+                if !observe(&progress) {
+                    *stopped = *steps_done < steps;
+                    break;
+                }
+            }
+            // The last step's spikes, counted as synaptic events.
+            team.run(DELIVER_ONLY);
+            *synaptic_events += net.take_events();
+            outcome
+        })
+    }
+}
+
+impl Net<'_, '_> {
+    /// Every thread's chunks, for the serial part of a step.
+    fn lock(&self) -> Chunks<'_> {
+        Chunks {
+            shares: self.shares.iter().map(lock).collect(),
+            bounds: &self.bounds,
+        }
+    }
+
+    /// The parallel phase of member `k`: deliver the last step's spikes
+    /// into its chunks, then (unless `DELIVER_ONLY`) apply the events due
+    /// at step `command >> 1` and update the neurons.
+    fn parallel_phase(&self, k: usize, command: u64) {
+        let mut share = lock(&self.shares[k]);
+        let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
+        for (p, chunk) in share.iter_mut().enumerate() {
+            chunk.events += self.propagate(p, chunk, &spikes);
+        }
+        drop(spikes);
+        if command & DELIVER_ONLY != 0 {
+            return;
+        }
+        let n = command >> 1;
+        let c = self.compiled;
+        for (p, chunk) in share.iter_mut().enumerate() {
+            let CompiledKind::Neuron {
+                kernel: Some(kernel),
+                ..
+            } = &c.populations[p].kind
+            else {
+                continue;
+            };
+            chunk.deliver(n);
+            chunk.spikes.clear();
+            let ctx = StepContext {
+                first_neuron: chunk.start as u32,
+                ..context(c, p, n)
+            };
+            kernel.step(&ctx, &mut chunk.cols, 0, chunk.len, &mut chunk.spikes);
+            for s in chunk.spikes.iter_mut() {
+                *s += chunk.start as u32;
+            }
+            chunk.check_finite(c, p);
+        }
+    }
+
+    /// Takes `spikes` (the last step's, per population) into the ring
+    /// buffers of `chunk` of population `p`: from every projection into it
+    /// (in network order), the synapses of each spiking neuron (in index
+    /// order) that end in the chunk. Returns the number of events.
+    fn propagate(&self, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>]) -> u64 {
+        let mut events = 0u64;
+        for &k in &self.incoming[p] {
+            let proj = &self.projections[k];
+            if !self.buffered[k] {
+                continue;
+            }
+            // The chunk's neurons in the projection's target coordinates.
+            let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
+            let hi = ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
+            if lo >= hi {
+                continue;
+            }
+            // Target neuron `j` of the projection is `j - offset` in the chunk.
+            let offset = chunk.start as i64 - i64::from(proj.target_start);
+            for &i in &spikes[proj.source] {
+                let Some(local) = i
+                    .checked_sub(proj.source_start)
+                    .filter(|l| *l < proj.source_len)
+                else {
+                    continue;
+                };
+                let row_start = proj.csr.row_start[local as usize] as usize;
+                let row = proj.csr.row(local);
+                // Rows are sorted by target: this chunk's part is a range.
+                let (a, b) = if lo == 0 && hi as usize >= row.last().map_or(0, |&j| j as usize + 1)
+                {
+                    (0, row.len())
+                } else {
+                    (
+                        row.partition_point(|&j| j < lo),
+                        row.partition_point(|&j| j < hi),
+                    )
+                };
+                events += (b - a) as u64;
+                let targets = &row[a..b];
+                for effect in &proj.effects {
+                    let Some(inbox) = chunk.inbox.iter_mut().find(|x| x.target == effect.target)
+                    else {
+                        continue;
+                    };
+                    let first = row_start + a;
+                    match (&effect.weights, &proj.delays) {
+                        (Weights::Constant(w), None) => {
+                            let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
+                            for &j in targets {
+                                slot[(i64::from(j) - offset) as usize] += *w;
+                            }
                         }
-                    }
-                    CompiledKind::Source { spikes } => {
-                        let cursor = &mut source_cursor[p_index];
-                        while let Some(&(step, neuron)) = spikes.get(*cursor) {
-                            if step > n {
-                                break;
+                        (Weights::PerSynapse(ws), None) => {
+                            let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
+                            for (&j, &w) in targets.iter().zip(&ws[first..]) {
+                                slot[(i64::from(j) - offset) as usize] += f64::from(w);
                             }
-                            if step == n {
-                                spiked.push(neuron);
+                        }
+                        (weights, Some(delays)) => {
+                            for (s, &j) in targets.iter().enumerate() {
+                                let w = match weights {
+                                    Weights::Constant(w) => *w,
+                                    Weights::PerSynapse(ws) => f64::from(ws[first + s]),
+                                };
+                                let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
+                                slot[(i64::from(j) - offset) as usize] += w;
                             }
-                            *cursor += 1;
                         }
                     }
                 }
             }
-            for p_index in 0..self.compiled.populations.len() {
-                let spiked = std::mem::take(&mut self.step_spikes[p_index]);
-                self.record_spikes(p_index, n, &spiked);
-                self.step_spikes[p_index] = spiked;
-            }
-            self.propagate();
-            self.plastic_spikes(n);
-            self.steps_done = n + 1;
-            self.sample(n + 1);
-            if let Err(e) = self.check_finite(n + 1) {
-                self.stopped = true;
-                return Err(e);
+        }
+        events
+    }
+
+    /// The events delivered in the last phase, all chunks, reset to zero.
+    fn take_events(&self) -> u64 {
+        let mut chunks = self.lock();
+        let mut events = 0;
+        for share in chunks.shares.iter_mut() {
+            for chunk in share.iter_mut() {
+                events += std::mem::take(&mut chunk.events);
             }
         }
-        Ok(())
+        events
+    }
+
+    /// Collects the spikes of step `n` into `step_spikes`: the neurons'
+    /// from their chunks, the spike sources' from their lists.
+    fn gather_spikes(&self, chunks: &mut Chunks, source_cursor: &mut [usize], n: u64) {
+        let mut step_spikes = self.step_spikes.write().unwrap_or_else(|e| e.into_inner());
+        for (p, p_info) in self.compiled.populations.iter().enumerate() {
+            let spiked = &mut step_spikes[p];
+            spiked.clear();
+            match &p_info.kind {
+                CompiledKind::Neuron { .. } => {
+                    for share in chunks.shares.iter() {
+                        spiked.extend_from_slice(&share[p].spikes);
+                    }
+                }
+                CompiledKind::Source { spikes } => {
+                    let cursor = &mut source_cursor[p];
+                    while let Some(&(step, neuron)) = spikes.get(*cursor) {
+                        if step > n {
+                            break;
+                        }
+                        if step == n {
+                            spiked.push(neuron);
+                        }
+                        *cursor += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// Continuous coupling (`output I = w * pre.r`): each target's input is
     /// set to the sum over its synapses of `w` times the presynaptic value
     /// at the start of the step.
-    fn couple(&mut self) {
+    fn couple(&self, chunks: &mut Chunks) {
         let compiled = self.compiled;
         let column = |p: usize, place: Place| -> Option<usize> {
             match &compiled.populations[p].kind {
@@ -321,8 +577,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 };
                 if !cleared.contains(&(proj.target, input)) {
                     cleared.push((proj.target, input));
-                    for chunk in self.chunks[proj.target].iter_mut() {
-                        match &mut chunk.cols[input] {
+                    for share in chunks.shares.iter_mut() {
+                        match &mut share[proj.target].cols[input] {
                             ColumnData::F64(v) => v.fill(0.0),
                             ColumnData::F32(v) => v.fill(0.0),
                             ColumnData::I32(v) => v.fill(0),
@@ -334,8 +590,9 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 };
                 let pre: Vec<f64> = (0..proj.source_len as usize)
                     .map(|l| {
-                        let (k, local) = self.locate(proj.source, proj.source_start as usize + l);
-                        self.chunks[proj.source][k].cols[state].get(local)
+                        let (chunk, local) =
+                            chunks.at(proj.source, proj.source_start as usize + l);
+                        chunk.cols[state].get(local)
                     })
                     .collect();
                 for (l, x) in pre.iter().enumerate() {
@@ -345,8 +602,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
                             Weights::Constant(w) => *w,
                             Weights::PerSynapse(ws) => f64::from(ws[row_start + s]),
                         };
-                        let (k, local) = self.locate(proj.target, (proj.target_start + j) as usize);
-                        let col = &mut self.chunks[proj.target][k].cols[input];
+                        let (chunk, local) = chunks.at(proj.target, (proj.target_start + j) as usize);
+                        let col = &mut chunk.cols[input];
                         let v = col.get(local);
                         col.set(local, v + w * x);
                     }
@@ -357,12 +614,11 @@ impl<'c, 'p> Simulation<'c, 'p> {
 
     /// Runs `on pre` of plastic synapses whose presynaptic spikes arrive at
     /// the start of step `n` (see [`super::plastic`]).
-    fn plastic_arrivals(&mut self, n: u64) {
+    fn plastic_arrivals(&self, plastic: &mut [Option<Plastic>], chunks: &mut Chunks, n: u64) {
         let compiled = self.compiled;
         let dt = compiled.dt_ms;
-        for k in 0..self.projections.len() {
-            let proj = &mut self.projections[k];
-            let Some(plastic) = proj.plastic.as_mut() else {
+        for (k, proj) in self.projections.iter().enumerate() {
+            let Some(plastic) = plastic[k].as_mut() else {
                 continue;
             };
             let synapse = &compiled.network.projections[k].synapse;
@@ -387,10 +643,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                             t: n as f64 * dt,
                             dt,
                         };
-                        let mut neurons = ChunkNeurons {
-                            compiled,
-                            chunks: &mut self.chunks,
-                        };
+                        let mut neurons = ChunkNeurons { compiled, chunks };
                         plastic.run(&handler.body, &ev, &mut neurons);
                     }
                 }
@@ -400,15 +653,17 @@ impl<'c, 'p> Simulation<'c, 'p> {
 
     /// Queues this step's presynaptic spikes of plastic projections and runs
     /// `on post` for the synapses onto neurons that spiked (at `t_{n+1}`).
-    fn plastic_spikes(&mut self, n: u64) {
+    /// Returns the synaptic events queued.
+    fn plastic_spikes(&self, plastic: &mut [Option<Plastic>], chunks: &mut Chunks, n: u64) -> u64 {
         let compiled = self.compiled;
         let dt = compiled.dt_ms;
-        for k in 0..self.projections.len() {
-            let proj = &mut self.projections[k];
-            let Some(plastic) = proj.plastic.as_mut() else {
+        let step_spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
+        let mut events = 0;
+        for (k, proj) in self.projections.iter().enumerate() {
+            let Some(plastic) = plastic[k].as_mut() else {
                 continue;
             };
-            let sources: Vec<u32> = self.step_spikes[proj.source]
+            let sources: Vec<u32> = step_spikes[proj.source]
                 .iter()
                 .filter_map(|&i| {
                     i.checked_sub(proj.source_start)
@@ -416,7 +671,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 })
                 .collect();
             if !sources.is_empty() {
-                self.synaptic_events += sources
+                events += sources
                     .iter()
                     .map(|&i| proj.csr.row(i).len() as u64)
                     .sum::<u64>();
@@ -428,13 +683,11 @@ impl<'c, 'p> Simulation<'c, 'p> {
             let Some(handler) = &synapse.on_post else {
                 continue;
             };
-            let targets: Vec<u32> = self.step_spikes[proj.target]
-                .iter()
-                .filter_map(|&j| {
-                    j.checked_sub(proj.target_start)
-                        .filter(|l| (*l as usize) < plastic.by_target.len())
-                })
-                .collect();
+            let with_synapses = plastic.by_target.len();
+            let targets = step_spikes[proj.target].iter().filter_map(|&j| {
+                j.checked_sub(proj.target_start)
+                    .filter(|l| (*l as usize) < with_synapses)
+            });
             for j in targets {
                 // Indexed, not iterated: the handler borrows `plastic` mutably.
                 for n_syn in 0..plastic.by_target[j as usize].len() {
@@ -450,236 +703,107 @@ impl<'c, 'p> Simulation<'c, 'p> {
                         t: (n + 1) as f64 * dt,
                         dt,
                     };
-                    let mut neurons = ChunkNeurons {
-                        compiled,
-                        chunks: &mut self.chunks,
-                    };
+                    let mut neurons = ChunkNeurons { compiled, chunks };
                     plastic.run(&handler.body, &ev, &mut neurons);
                 }
             }
         }
-    }
-
-    /// Delivers the events due at step `n` and advances every neuron.
-    fn update(&mut self, n: u64) {
-        let compiled = self.compiled;
-        let work = |p_index: usize, chunk: &mut Chunk| {
-            chunk.deliver(n);
-            chunk.spikes.clear();
-            if let CompiledKind::Neuron {
-                kernel: Some(kernel),
-                ..
-            } = &compiled.populations[p_index].kind
-            {
-                let ctx = StepContext {
-                    first_neuron: chunk.start as u32,
-                    ..context(compiled, p_index, n)
-                };
-                kernel.step(&ctx, &mut chunk.cols, 0, chunk.len, &mut chunk.spikes);
-                for s in chunk.spikes.iter_mut() {
-                    *s += chunk.start as u32;
-                }
-            }
-        };
-        match &self.pool {
-            None => {
-                for (p_index, chunks) in self.chunks.iter_mut().enumerate() {
-                    for chunk in chunks.iter_mut() {
-                        work(p_index, chunk);
-                    }
-                }
-            }
-            Some(pool) => {
-                let mut all: Vec<(usize, &mut Chunk)> = self
-                    .chunks
-                    .iter_mut()
-                    .enumerate()
-                    .flat_map(|(p, cs)| cs.iter_mut().map(move |c| (p, c)))
-                    .collect();
-                pool.install(|| all.par_iter_mut().for_each(|(p, c)| work(*p, c)));
-            }
-        }
-    }
-
-    /// Sends this step's spikes along the projections: each target chunk
-    /// takes, from every projection into its population (in network order),
-    /// the synapses of each spiking neuron (in index order) that end in it.
-    fn propagate(&mut self) {
-        let projections = &self.projections;
-        let incoming = &self.incoming;
-        let step_spikes = &self.step_spikes;
-        let work = |p_index: usize, chunk: &mut Chunk| -> u64 {
-            let mut events = 0u64;
-            for &k in &incoming[p_index] {
-                let proj = &projections[k];
-                if proj.plastic.is_some() {
-                    // Delivered synapse by synapse (`plastic_arrivals`).
-                    continue;
-                }
-                // The chunk's neurons in the projection's target coordinates.
-                let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
-                let hi =
-                    ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
-                if lo >= hi {
-                    continue;
-                }
-                for &i in &step_spikes[proj.source] {
-                    let Some(local) = i
-                        .checked_sub(proj.source_start)
-                        .filter(|l| *l < proj.source_len)
-                    else {
-                        continue;
-                    };
-                    let row_start = proj.csr.row_start[local as usize] as usize;
-                    let row = proj.csr.row(local);
-                    // Rows are sorted by target: this chunk's part is a range.
-                    let a = row.partition_point(|&j| j < lo);
-                    let b = row.partition_point(|&j| j < hi);
-                    events += (b - a) as u64;
-                    for effect in &proj.effects {
-                        let Some(inbox) =
-                            chunk.inbox.iter_mut().find(|x| x.target == effect.target)
-                        else {
-                            continue;
-                        };
-                        for (s, &j) in row[a..b].iter().enumerate() {
-                            let w = match &effect.weights {
-                                Weights::Constant(w) => *w,
-                                Weights::PerSynapse(ws) => f64::from(ws[row_start + a + s]),
-                            };
-                            let target = (proj.target_start + j) as usize - chunk.start;
-                            let delay = match &proj.delays {
-                                Some(d) => usize::from(d[row_start + a + s]),
-                                None => proj.delay_steps as usize,
-                            };
-                            // Sizes and delays were checked when the buffer was made.
-                            let _ = inbox.buffer.add(delay, target, w);
-                        }
-                    }
-                }
-            }
-            events
-        };
-        let events: u64 = match &self.pool {
-            None => self
-                .chunks
-                .iter_mut()
-                .enumerate()
-                .map(|(p, cs)| cs.iter_mut().map(|c| work(p, c)).sum::<u64>())
-                .sum(),
-            Some(pool) => {
-                let mut all: Vec<(usize, &mut Chunk)> = self
-                    .chunks
-                    .iter_mut()
-                    .enumerate()
-                    .flat_map(|(p, cs)| cs.iter_mut().map(move |c| (p, c)))
-                    .collect();
-                pool.install(|| all.par_iter_mut().map(|(p, c)| work(*p, c)).sum())
-            }
-        };
-        self.synaptic_events += events;
-    }
-
-    fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
-        self.spike_counts[population] += spiked.len() as u64;
-        let r = &mut self.recorders;
-        if let Some(mask) = &r.spike_mask[population] {
-            for &j in spiked {
-                if mask.get(j as usize).copied().unwrap_or(false) {
-                    // Stamped at the end of the step.
-                    r.spikes[population].push((step + 1, j));
-                }
-            }
-        }
-        for rate in r.rates.iter_mut().filter(|x| x.population == population) {
-            let count = spiked
-                .iter()
-                .filter(|j| (rate.start..rate.end).contains(j))
-                .count() as u64;
-            if let Some(bin) = rate.counts.get_mut((step / rate.every_steps) as usize) {
-                *bin += count;
-            }
-        }
-    }
-
-    /// The chunk holding neuron `i` of population `p`, and `i` within it.
-    fn locate(&self, p: usize, i: usize) -> (usize, usize) {
-        locate(&self.chunks[p], i)
+        events
     }
 
     /// Samples the traces due at the step boundary `boundary` (time
     /// `boundary · dt`).
-    fn sample(&mut self, boundary: u64) {
+    fn sample(&self, recorders: &mut Recorders, boundary: u64) {
+        if !recorders
+            .traces
+            .iter()
+            .any(|t| boundary.is_multiple_of(t.every_steps))
+        {
+            return;
+        }
+        let mut chunks = self.lock();
         let t = crate::output::grid_time(boundary, self.compiled.dt_ms);
-        for trace_index in 0..self.recorders.traces.len() {
-            let trace = &self.recorders.traces[trace_index];
+        for trace in recorders.traces.iter_mut() {
             if !boundary.is_multiple_of(trace.every_steps) {
                 continue;
             }
             let p = trace.population;
-            let mut values = Vec::with_capacity(trace.neurons.len());
+            let CompiledKind::Neuron { ir, verified, .. } = &self.compiled.populations[p].kind
+            else {
+                continue;
+            };
+            trace.times_ms.push(t);
             for &i in &trace.neurons {
-                let (k, local) = self.locate(p, i as usize);
+                let (chunk, local) = chunks.at(p, i as usize);
                 let value = match trace.source {
-                    TraceSource::Column(b) => self.chunks[p][k].cols[b].get(local),
+                    TraceSource::Column(b) => chunk.cols[b].get(local),
                     TraceSource::Observable(h) => {
-                        let CompiledKind::Neuron { ir, verified, .. } =
-                            &self.compiled.populations[p].kind
-                        else {
-                            continue;
-                        };
                         let ctx = StepContext {
                             t,
-                            first_neuron: self.chunks[p][k].start as u32,
+                            first_neuron: chunk.start as u32,
                             ..context(self.compiled, p, boundary)
                         };
-                        let interp = Interpreter::new(ir, verified);
-                        interp.observe(h, &mut self.chunks[p][k].cols, local, &ctx)
+                        Interpreter::new(ir, verified).observe(h, &mut chunk.cols, local, &ctx)
                     }
                 };
-                values.push(value / trace.unit_factor);
+                trace.values.push(value / trace.unit_factor);
             }
-            let trace = &mut self.recorders.traces[trace_index];
-            trace.times_ms.push(t);
-            trace.values.extend(values);
         }
     }
 
-    fn check_finite(&self, boundary: u64) -> Result<(), RunError> {
-        for (p_index, p) in self.compiled.populations.iter().enumerate() {
-            let CompiledKind::Neuron { ir, verified, .. } = &p.kind else {
+    /// The first NaN or infinite state any chunk found, as the error that
+    /// stops the run at the step boundary `boundary`.
+    fn fault(&self, chunks: &mut Chunks, boundary: u64) -> Option<RunError> {
+        for (p, p_info) in self.compiled.populations.iter().enumerate() {
+            let CompiledKind::Neuron { ir, verified, .. } = &p_info.kind else {
                 continue;
             };
-            for (k, state) in ir.states.iter().enumerate() {
-                let Some(b) = verified.binding(Place::State(k as u32)) else {
+            for share in chunks.shares.iter() {
+                let chunk = &share[p];
+                let Some((k, i)) = chunk.fault else {
                     continue;
                 };
-                for chunk in &self.chunks[p_index] {
-                    // A branch-free pass first (it vectorises), the search
-                    // only when something is wrong.
-                    let bad = match &chunk.cols[b] {
-                        ColumnData::F64(v) if !v.iter().fold(true, |ok, x| ok & x.is_finite()) => {
-                            v.iter().position(|x| !x.is_finite())
-                        }
-                        ColumnData::F32(v) if !v.iter().fold(true, |ok, x| ok & x.is_finite()) => {
-                            v.iter().position(|x| !x.is_finite())
-                        }
-                        _ => None,
-                    };
-                    if let Some(i) = bad {
-                        return Err(RunError::NonFinite {
-                            population: p.name.clone(),
-                            neuron: (chunk.start + i) as u32,
-                            variable: state.name.clone(),
-                            value: chunk.cols[b].get(i),
-                            time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
-                        });
-                    }
-                }
+                let b = verified.binding(Place::State(k))?;
+                return Some(RunError::NonFinite {
+                    population: p_info.name.clone(),
+                    neuron: (chunk.start + i) as u32,
+                    variable: ir.states[k as usize].name.clone(),
+                    value: chunk.cols[b].get(i),
+                    time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
+                });
             }
         }
-        Ok(())
+        None
     }
+}
+
+/// All chunks, locked for the serial part of a step.
+struct Chunks<'a> {
+    /// Per thread, its chunk of every population.
+    shares: Vec<MutexGuard<'a, Vec<Chunk>>>,
+    bounds: &'a [Vec<usize>],
+}
+
+impl Chunks<'_> {
+    /// Thread `k`'s chunk of population `p`.
+    fn chunk(&mut self, p: usize, k: usize) -> &mut Chunk {
+        &mut self.shares[k][p]
+    }
+
+    /// The chunk holding neuron `i` of population `p`, and `i` within it.
+    fn at(&mut self, p: usize, i: usize) -> (&mut Chunk, usize) {
+        let bounds = &self.bounds[p];
+        // The first chunk that ends after `i` (empty chunks end where they start).
+        let k = bounds[1..].partition_point(|&end| end <= i);
+        let k = k.min(self.shares.len() - 1);
+        (&mut self.shares[k][p], i - bounds[k])
+    }
+}
+
+/// Locks `m`; a poisoned lock (a panicked worker) is carried on with, the
+/// panic itself reaches the caller through the team.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The step context of population `p` at step `n`.
@@ -714,12 +838,62 @@ impl Chunk {
             values.fill(0.0);
         }
     }
+
+    /// Records in `fault` the first state of population `p` that is NaN or
+    /// infinite, if any.
+    fn check_finite(&mut self, c: &CompiledNetwork, p: usize) {
+        let CompiledKind::Neuron { ir, verified, .. } = &c.populations[p].kind else {
+            return;
+        };
+        for k in 0..ir.states.len() as u32 {
+            let Some(b) = verified.binding(Place::State(k)) else {
+                continue;
+            };
+            // A vectorised pass first, the search only when something is wrong.
+            let bad = match &self.cols[b] {
+                ColumnData::F64(v) if !all_finite(v) => v.iter().position(|x| !x.is_finite()),
+                ColumnData::F32(v) if !all_finite_f32(v) => v.iter().position(|x| !x.is_finite()),
+                _ => None,
+            };
+            if let Some(i) = bad {
+                self.fault = Some((k, i));
+                return;
+            }
+        }
+    }
+}
+
+/// Whether every value is finite: `x · 0` is 0 for finite `x` and NaN
+/// otherwise, summed in eight independent lanes so that it vectorises.
+fn all_finite(v: &[f64]) -> bool {
+    let mut lanes = [0.0f64; 8];
+    let mut blocks = v.chunks_exact(8);
+    for block in &mut blocks {
+        for (lane, x) in lanes.iter_mut().zip(block) {
+            *lane += x * 0.0;
+        }
+    }
+    let rest: f64 = blocks.remainder().iter().map(|x| x * 0.0).sum();
+    lanes.iter().sum::<f64>() + rest == 0.0
+}
+
+/// [`all_finite`] for single precision.
+fn all_finite_f32(v: &[f32]) -> bool {
+    let mut lanes = [0.0f32; 16];
+    let mut blocks = v.chunks_exact(16);
+    for block in &mut blocks {
+        for (lane, x) in lanes.iter_mut().zip(block) {
+            *lane += x * 0.0;
+        }
+    }
+    let rest: f32 = blocks.remainder().iter().map(|x| x * 0.0).sum();
+    lanes.iter().sum::<f32>() + rest == 0.0
 }
 
 /// Splits a population's columns and inboxes into `parts` chunks of
-/// (nearly) equal size.
+/// (nearly) equal size; some are empty when there are fewer neurons than
+/// parts.
 fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) -> Vec<Chunk> {
-    let parts = parts.clamp(1, size.max(1));
     let mut chunks = Vec::with_capacity(parts);
     for k in 0..parts {
         let start = size * k / parts;
@@ -750,6 +924,8 @@ fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) ->
             cols: cols.iter().map(slice).collect(),
             inbox,
             spikes: Vec::new(),
+            events: 0,
+            fault: None,
         });
     }
     chunks
@@ -817,38 +993,41 @@ fn inboxes(
     Ok(out)
 }
 
-/// `column[j] += values[j] · factor[j]` for every neuron.
+/// `column[j] += values[j] · factor[j]` for every neuron (no branch, so
+/// it vectorises; adding 0 leaves a value unchanged).
 fn add_into(column: &mut ColumnData, values: &[f64], factor: Option<&Vec<f64>>) {
-    match column {
-        ColumnData::F64(c) => {
-            for (j, v) in values.iter().enumerate() {
-                if *v != 0.0 {
-                    c[j] += v * factor.map_or(1.0, |f| f[j]);
-                }
+    match (column, factor) {
+        (ColumnData::F64(c), None) => {
+            for (x, v) in c.iter_mut().zip(values) {
+                *x += v;
             }
         }
-        ColumnData::F32(c) => {
-            for (j, v) in values.iter().enumerate() {
-                if *v != 0.0 {
-                    c[j] += (v * factor.map_or(1.0, |f| f[j])) as f32;
-                }
+        (ColumnData::F64(c), Some(f)) => {
+            for ((x, v), f) in c.iter_mut().zip(values).zip(f) {
+                *x += v * f;
             }
         }
-        ColumnData::I32(_) => {}
+        (ColumnData::F32(c), None) => {
+            for (x, v) in c.iter_mut().zip(values) {
+                *x += *v as f32;
+            }
+        }
+        (ColumnData::F32(c), Some(f)) => {
+            for ((x, v), f) in c.iter_mut().zip(values).zip(f) {
+                *x += (v * f) as f32;
+            }
+        }
+        (ColumnData::I32(_), _) => {}
     }
 }
 
 /// The neurons as plastic-synapse handlers see them.
-struct ChunkNeurons<'a, 'p> {
+struct ChunkNeurons<'a, 'b, 'p> {
     compiled: &'a CompiledNetwork<'p>,
-    chunks: &'a mut Vec<Vec<Chunk>>,
+    chunks: &'a mut Chunks<'b>,
 }
 
-impl ChunkNeurons<'_, '_> {
-    fn at(&self, p: usize, i: usize) -> (usize, usize) {
-        locate(&self.chunks[p], i)
-    }
-
+impl ChunkNeurons<'_, '_, '_> {
     fn binding(&self, p: usize, place: Place) -> Option<usize> {
         match &self.compiled.populations[p].kind {
             CompiledKind::Neuron { verified, .. } => verified.binding(place),
@@ -857,7 +1036,7 @@ impl ChunkNeurons<'_, '_> {
     }
 }
 
-impl super::plastic::Neurons for ChunkNeurons<'_, '_> {
+impl super::plastic::Neurons for ChunkNeurons<'_, '_, '_> {
     fn read(&mut self, p: usize, var: nmlc_compiler::model::NeuronVar, i: usize) -> f64 {
         use nmlc_compiler::model::NeuronVar;
         let place = match var {
@@ -876,29 +1055,15 @@ impl super::plastic::Neurons for ChunkNeurons<'_, '_> {
         let Some(b) = self.binding(p, place) else {
             return 0.0;
         };
-        if self.chunks[p].is_empty() {
-            return 0.0;
-        }
-        let (k, local) = self.at(p, i);
-        self.chunks[p][k].cols[b].get(local)
+        let (chunk, local) = self.chunks.at(p, i);
+        chunk.cols[b].get(local)
     }
 
     fn write_state(&mut self, p: usize, k: u32, i: usize, v: f64) {
         let Some(b) = self.binding(p, Place::State(k)) else {
             return;
         };
-        if self.chunks[p].is_empty() {
-            return;
-        }
-        let (c, local) = self.at(p, i);
-        self.chunks[p][c].cols[b].set(local, v);
+        let (chunk, local) = self.chunks.at(p, i);
+        chunk.cols[b].set(local, v);
     }
-}
-
-/// The chunk of `chunks` holding neuron `i`, and `i` within it.
-fn locate(chunks: &[Chunk], i: usize) -> (usize, usize) {
-    let k = chunks
-        .partition_point(|c| c.start + c.len <= i)
-        .min(chunks.len().saturating_sub(1));
-    (k, i - chunks[k].start)
 }

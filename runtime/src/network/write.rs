@@ -80,7 +80,7 @@ impl Simulation<'_, '_> {
             seed: c.seed,
             populations,
             projections: self
-                .projections
+                .projections()
                 .iter()
                 .map(|p| {
                     (
@@ -91,7 +91,7 @@ impl Simulation<'_, '_> {
                     )
                 })
                 .collect(),
-            synapses: self.projections.iter().map(|p| p.csr.len() as u64).sum(),
+            synapses: self.projections().iter().map(|p| p.csr.len() as u64).sum(),
             synaptic_events: self.synaptic_events,
             timing_s: timing,
             interrupted: self.stopped,
