@@ -454,7 +454,8 @@ impl Net<'_, '_> {
             }
             // The chunk's neurons in the projection's target coordinates.
             let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
-            let hi = ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
+            let hi =
+                ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
             if lo >= hi {
                 continue;
             }
@@ -590,8 +591,7 @@ impl Net<'_, '_> {
                 };
                 let pre: Vec<f64> = (0..proj.source_len as usize)
                     .map(|l| {
-                        let (chunk, local) =
-                            chunks.at(proj.source, proj.source_start as usize + l);
+                        let (chunk, local) = chunks.at(proj.source, proj.source_start as usize + l);
                         chunk.cols[state].get(local)
                     })
                     .collect();
@@ -602,7 +602,8 @@ impl Net<'_, '_> {
                             Weights::Constant(w) => *w,
                             Weights::PerSynapse(ws) => f64::from(ws[row_start + s]),
                         };
-                        let (chunk, local) = chunks.at(proj.target, (proj.target_start + j) as usize);
+                        let (chunk, local) =
+                            chunks.at(proj.target, (proj.target_start + j) as usize);
                         let col = &mut chunk.cols[input];
                         let v = col.get(local);
                         col.set(local, v + w * x);
