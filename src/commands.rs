@@ -137,7 +137,7 @@ fn explain_solvers(c: &Compilation) {
 }
 
 /// Reports a runtime error: with the source where it points into the model.
-fn report_run_error(c: &Compilation, e: &RunError) -> ExitCode {
+pub(crate) fn report_run_error(c: &Compilation, e: &RunError) -> ExitCode {
     match e.diagnostic() {
         Some(d) => report_list(c, &[d], DiagnosticFormat::Human),
         None => eprintln!("nmlc: {e}"),
@@ -299,6 +299,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
             ));
         }
     }
+    if let Err(code) = crate::preflight::check(&c, &compiled, args) {
+        return code;
+    }
 
     let path = args
         .output
@@ -342,7 +345,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
         ResultFormat::Csv => OutputFormat::Csv,
         ResultFormat::Npz => OutputFormat::Npz,
     };
-    match sim.write(&dir, format, timing) {
+    let reproducibility = crate::reproducibility::of_run(&c, compiled.network, &args.file);
+    match sim.write(&dir, format, timing, &reproducibility) {
         Ok(files) => say(format!(
             "wrote {} file(s) to {}",
             files.len(),

@@ -2,10 +2,13 @@
 //!
 //! This is the only place that prints: it parses arguments, runs a command
 //! and turns diagnostics into reports on stderr. Exit codes: 0 success,
-//! 1 the model has errors, 2 bad usage, 3 internal failure.
+//! 1 the model has errors, 2 bad usage, 3 runtime failure (not enough
+//! memory, a backend that cannot compile, a bug), 130 interrupted.
 
 mod commands;
 mod plot;
+mod preflight;
+mod reproducibility;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -133,6 +136,13 @@ pub struct RunArgs {
     /// Also draw the results into plot.png and plot.svg in the result folder.
     #[arg(long)]
     pub plot: bool,
+    /// Refuse a run whose recorded traces would take more than SIZE
+    /// (`2GB`, `512MiB`, `none`).
+    #[arg(long, value_name = "SIZE", default_value = preflight::DEFAULT_MAX_RECORD, value_parser = preflight::parse_size)]
+    pub max_record: u64,
+    /// Run even if the memory estimate exceeds the memory available.
+    #[arg(long)]
+    pub force: bool,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

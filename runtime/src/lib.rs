@@ -12,6 +12,7 @@
 //!   thread or work-item order.
 //! - [`ring_buffer`]: per-target circular accumulators that deliver spikes after
 //!   their synaptic delay, as NEST does.
+//! - [`host`]: the memory the machine has left and the process's peak.
 //! - [`output`]: the result files (`spikes.csv`, traces, `.npy`/`.npz`,
 //!   `summary.json`), written atomically so that a crash never leaves a half-written
 //!   file.
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod connectivity;
+pub mod host;
 pub mod network;
 pub mod output;
 pub mod ring_buffer;

@@ -25,6 +25,7 @@
 
 mod compile;
 mod error;
+pub mod estimate;
 pub mod plastic;
 pub mod projection;
 mod record;

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use crate::output::npz::{NpzEntry, write_npz};
 use crate::output::{
-    NpyArray, NpyData, OutputDir, PopulationSpikes, PopulationSummary, RunSummary, TimingSummary,
-    TraceRecording,
+    NpyArray, NpyData, OutputDir, PopulationSpikes, PopulationSummary, Reproducibility, RunSummary,
+    TimingSummary, TraceRecording, cv_isi,
 };
 
 use super::error::RunError;
@@ -37,18 +37,26 @@ pub enum OutputFormat {
 pub const RESULTS_NPZ: &str = "results.npz";
 
 impl Simulation<'_, '_> {
-    /// What the run did, for `summary.json`.
-    pub fn summary(&self, timing: TimingSummary) -> RunSummary {
+    /// What the run did, for `summary.json`; `reproducibility` is what the
+    /// caller knows about how it was started. The peak memory is read now.
+    pub fn summary(&self, timing: TimingSummary, reproducibility: &Reproducibility) -> RunSummary {
         let c = self.compiled;
         let t_reached_ms = self.t_reached_ms();
         let populations = c
             .populations
             .iter()
+            .enumerate()
             .zip(&self.spike_counts)
-            .map(|(p, &n)| {
+            .map(|((k, p), &n)| {
+                let cv_isi = self.recorders.spike_mask[k]
+                    .as_ref()
+                    .and_then(|_| cv_isi(&self.recorders.spikes[k], p.size as usize));
                 (
                     p.name.clone(),
-                    PopulationSummary::new(u64::from(p.size), n, t_reached_ms),
+                    PopulationSummary {
+                        cv_isi,
+                        ..PopulationSummary::new(u64::from(p.size), n, t_reached_ms)
+                    },
                 )
             })
             .collect();
@@ -96,6 +104,8 @@ impl Simulation<'_, '_> {
             timing_s: timing,
             interrupted: self.stopped,
             t_reached_ms,
+            peak_memory_bytes: crate::host::peak_memory_bytes(),
+            reproducibility: reproducibility.clone(),
             extra,
         }
     }
@@ -106,6 +116,7 @@ impl Simulation<'_, '_> {
         dir: &OutputDir,
         format: OutputFormat,
         timing: TimingSummary,
+        reproducibility: &Reproducibility,
     ) -> Result<Vec<PathBuf>, RunError> {
         let c = self.compiled;
         let r = &self.recorders;
@@ -219,7 +230,7 @@ impl Simulation<'_, '_> {
                 written.push(write_npz(dir.path(), RESULTS_NPZ, &entries)?);
             }
         }
-        written.push(dir.write_summary(&self.summary(timing))?);
+        written.push(dir.write_summary(&self.summary(timing, reproducibility))?);
         Ok(written)
     }
 }

@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 
 pub use error::OutputError;
 pub use npy::{NpyArray, NpyData};
-pub use summary::{PopulationSummary, ProjectionSummary, RunSummary, TimingSummary};
+pub use summary::{
+    PopulationSummary, ProjectionSummary, Reproducibility, RunSummary, TimingSummary, cv_isi,
+};
 
 /// The spikes of one population, as the simulator recorded them.
 #[derive(Debug, Clone, Copy)]
