@@ -48,6 +48,15 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A scratch folder for test `name` holding the model `text` as `file`;
+/// returns the folder and the model's path.
+fn model(name: &str, file: &str, text: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let path = dir.join(file);
+    std::fs::write(&path, text).expect("write the model");
+    (dir, path)
+}
+
 fn text(path: &Path) -> &str {
     path.to_str().expect("scratch paths are UTF-8")
 }
@@ -84,9 +93,7 @@ network Isi {
 
 #[test]
 fn summary_has_the_cv_of_intervals_peak_memory_and_how_to_repeat_the_run() {
-    let dir = scratch("isi");
-    let model = dir.join("isi.nml");
-    std::fs::write(&model, ISI).unwrap();
+    let (dir, model) = model("isi", "isi.nml", ISI);
     std::fs::write(dir.join("common.nml"), "import stdlib.neurons.lif\n").unwrap();
     std::fs::write(dir.join("pairs.csv"), "i,j\n0,0\n1,1\n").unwrap();
     let out = dir.join("out");
@@ -167,9 +174,7 @@ network Huge {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_run_larger_than_the_memory_is_refused_before_it_allocates() {
-    let dir = scratch("huge");
-    let model = dir.join("huge.nml");
-    std::fs::write(&model, HUGE).unwrap();
+    let (dir, model) = model("huge", "huge.nml", HUGE);
     let out = dir.join("out");
     let r = nmlc(&["run", text(&model), "-o", text(&out), "--backend", "interp"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
@@ -227,9 +232,7 @@ network Traces {
 
 #[test]
 fn recordings_over_max_record_are_refused_up_front() {
-    let dir = scratch("max_record");
-    let model = dir.join("traces.nml");
-    std::fs::write(&model, TRACES).unwrap();
+    let (dir, model) = model("max_record", "traces.nml", TRACES);
     let out = dir.join("out");
     // 10,001 samples × (1000 neurons + time) × 8 bytes = 76.4 MiB.
     let r = nmlc(&[
@@ -316,9 +319,7 @@ network Mixed {
 
 #[test]
 fn numpy_reads_the_npz_layout_and_it_matches_the_csv_files() {
-    let dir = scratch("npz_csv");
-    let model = dir.join("mixed.nml");
-    std::fs::write(&model, MIXED).unwrap();
+    let (dir, model) = model("npz_csv", "mixed.nml", MIXED);
     let (csv, npz) = (dir.join("csv"), dir.join("npz"));
     for (out, format) in [(&csv, "csv"), (&npz, "npz")] {
         let r = nmlc(&[
