@@ -10,7 +10,9 @@ use nmlc_compiler::loader::DiskReader;
 use nmlc_compiler::model::SolverKind;
 use nmlc_compiler::units::{Dim, lookup_unit};
 use nmlc_compiler::{Compilation, compile_paths, compile_stdlib};
-use nmlc_runtime::network::{self, CompiledKind, OutputFormat, RunError, RunOptions, Simulation};
+use nmlc_runtime::network::{
+    self, CompiledKind, CompiledNetwork, OutputFormat, RunError, RunOptions, Simulation, SweepValue,
+};
 use nmlc_runtime::output::{OutputDir, TimingSummary};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -158,6 +160,24 @@ fn load(file: &Path) -> Option<Compilation> {
     Some(c)
 }
 
+/// Prints a phase line `nmlc: …` on stderr, unless `quiet`.
+pub(crate) fn sayer(quiet: bool) -> impl Fn(String) {
+    move |text| {
+        if !quiet {
+            eprintln!("nmlc: {text}");
+        }
+    }
+}
+
+/// [`load`], then says how long it took; also returns that time (s).
+pub(crate) fn load_timed(file: &Path, say: &impl Fn(String)) -> Option<(Compilation, f64)> {
+    let started = Instant::now();
+    let c = load(file)?;
+    let check_s = started.elapsed().as_secs_f64();
+    say(format!("parse/check {check_s:.3} s"));
+    Some((c, check_s))
+}
+
 /// Splits `0.05ms`, `0.05 ms` or `2` into a number and a unit name.
 fn split_quantity(text: &str) -> Option<(f64, &str)> {
     let text = text.trim();
@@ -214,17 +234,44 @@ fn parse_time(flag: &str, text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+/// `--set NAME=VALUE` or, for `nmlc sweep`, `--set NAME=V1,V2,…`: the
+/// name and each value (internal scale, dimension, text as given).
+pub(crate) fn parse_set(item: &str) -> Result<(String, Vec<SweepValue>), String> {
+    let (name, values) = item
+        .split_once('=')
+        .filter(|(name, _)| !name.trim().is_empty())
+        .ok_or_else(|| format!("--set: `{item}` is not of the form NAME=VALUE"))?;
+    let name = name.trim();
+    let flag = format!("--set {name}");
+    let mut out = Vec::new();
+    for text in values.split(',').map(str::trim) {
+        let (value, dim) = parse_quantity(&flag, text)?;
+        out.push(SweepValue {
+            value,
+            dim,
+            label: text.to_string(),
+        });
+    }
+    Ok((name.to_string(), out))
+}
+
 /// The run options from the command line; an error is a usage error.
 fn run_options(args: &RunArgs) -> Result<RunOptions, String> {
-    let mut set = Vec::new();
+    let mut options = options_but_set(args)?;
     for item in &args.set {
-        let (name, value) = item
-            .split_once('=')
-            .ok_or_else(|| format!("--set: `{item}` is not of the form NAME=VALUE"))?;
-        let flag = format!("--set {}", name.trim());
-        let (v, dim) = parse_quantity(&flag, value)?;
-        set.push((name.trim().to_string(), v, dim));
+        let (name, values) = parse_set(item)?;
+        let [v] = values.as_slice() else {
+            return Err(format!(
+                "--set {name}: `nmlc run` takes one value; a list of values is for `nmlc sweep`"
+            ));
+        };
+        options.set.push((name, v.value, v.dim));
     }
+    Ok(options)
+}
+
+/// The run options from the command line except `--set`.
+pub(crate) fn options_but_set(args: &RunArgs) -> Result<RunOptions, String> {
     Ok(RunOptions {
         network: args.network.clone(),
         dt_ms: args
@@ -246,7 +293,7 @@ fn run_options(args: &RunArgs) -> Result<RunOptions, String> {
             PrecisionArg::F64 => Precision::F64,
             PrecisionArg::F32 => Precision::F32,
         },
-        set,
+        set: Vec::new(),
         threads: args.threads.map(usize::from),
     })
 }
@@ -260,17 +307,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let say = |text: String| {
-        if !args.quiet {
-            eprintln!("nmlc: {text}");
-        }
-    };
-    let started = Instant::now();
-    let Some(c) = load(&args.file) else {
+    let say = sayer(args.quiet);
+    let Some((c, check_s)) = load_timed(&args.file, &say) else {
         return ExitCode::from(1);
     };
-    let check_s = started.elapsed().as_secs_f64();
-    say(format!("parse/check {check_s:.3} s"));
 
     let started = Instant::now();
     let compiled = match network::compile(&c.program, &options) {
@@ -278,27 +318,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return report_run_error(&c, &e),
     };
     let compile_s = started.elapsed().as_secs_f64();
-    say(format!(
-        "compile {compile_s:.3} s: network {}, {} population(s), backend {}, dt = {} ms, duration = {} ms, seed {}",
-        compiled.network.name,
-        compiled.populations.len(),
-        compiled.backend.name(),
-        compiled.dt_ms,
-        compiled.duration_ms,
-        compiled.seed
-    ));
-    for p in &compiled.populations {
-        if let CompiledKind::Neuron { ir, .. } = &p.kind {
-            say(format!(
-                "  {} = {}({}): solver {} ({})",
-                p.name,
-                ir.model,
-                p.size,
-                solver_name(ir.solver.kind),
-                ir.solver.reason
-            ));
-        }
-    }
+    let (network_line, population_lines) = describe_compiled(&compiled);
+    say(format!("compile {compile_s:.3} s: {network_line}"));
+    population_lines.into_iter().for_each(&say);
     if let Err(code) = crate::preflight::check(&c, &compiled, args) {
         return code;
     }
@@ -307,16 +329,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
         .output
         .clone()
         .unwrap_or_else(|| Path::new("nmlc-out").join(&compiled.network.name));
-    let dir = match OutputDir::create(&path, args.overwrite) {
+    let dir = match open_output(&path, args.overwrite) {
         Ok(dir) => dir,
-        Err(e) => {
-            let e = RunError::Output(e);
-            eprintln!("nmlc: {e}");
-            if e.exit_code() == 2 {
-                eprintln!("      choose another folder with -o DIR, or pass --overwrite");
-            }
-            return ExitCode::from(e.exit_code());
-        }
+        Err(code) => return code,
     };
 
     let started = Instant::now();
@@ -371,6 +386,48 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
+/// What `nmlc run` says about a compiled network: one line for the
+/// network, one per neuron population (its solver and why).
+pub(crate) fn describe_compiled(compiled: &CompiledNetwork) -> (String, Vec<String>) {
+    let network = format!(
+        "network {}, {} population(s), backend {}, dt = {} ms, duration = {} ms, seed {}",
+        compiled.network.name,
+        compiled.populations.len(),
+        compiled.backend.name(),
+        compiled.dt_ms,
+        compiled.duration_ms,
+        compiled.seed
+    );
+    let populations = compiled
+        .populations
+        .iter()
+        .filter_map(|p| match &p.kind {
+            CompiledKind::Neuron { ir, .. } => Some(format!(
+                "  {} = {}({}): solver {} ({})",
+                p.name,
+                ir.model,
+                p.size,
+                solver_name(ir.solver.kind),
+                ir.solver.reason
+            )),
+            _ => None,
+        })
+        .collect();
+    (network, populations)
+}
+
+/// Opens the result folder; on failure reports why and gives the exit code.
+pub(crate) fn open_output(path: &Path, overwrite: bool) -> Result<OutputDir, ExitCode> {
+    OutputDir::create(path, overwrite).map_err(|e| {
+        let e = RunError::Output(e);
+        eprintln!("nmlc: {e}");
+        if e.exit_code() == 2 {
+            eprintln!("      choose another folder with -o DIR, or pass --overwrite");
+        }
+        ExitCode::from(e.exit_code())
+    })
+}
+
 /// `nmlc plot OUTDIR [--format png|svg|both] [-o FILE_STEM]`
 pub fn plot(args: &crate::PlotArgs) -> ExitCode {
     let formats = plot::ImageFormats {
@@ -384,7 +441,7 @@ pub fn plot(args: &crate::PlotArgs) -> ExitCode {
 }
 
 /// Draws the results in `dir` and reports; the exit code on failure.
-fn write_plot(
+pub(crate) fn write_plot(
     dir: &Path,
     stem: Option<&Path>,
     formats: plot::ImageFormats,

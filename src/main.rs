@@ -9,6 +9,7 @@ mod commands;
 mod plot;
 mod preflight;
 mod reproducibility;
+mod sweep;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -115,7 +116,9 @@ pub struct RunArgs {
     /// The random seed [default: the file's, else 0].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// A network parameter, e.g. `--set g=4` or `--set we=2mV` (repeatable).
+    /// A network parameter (`--set g=4`, `--set we=2mV`) or a population's
+    /// model parameter (`--set E.tau_m=15ms`); repeatable. `nmlc sweep`
+    /// takes a list of values (`--set g=4,5,6`).
     #[arg(long, value_name = "NAME=VALUE")]
     pub set: Vec<String>,
     /// The backend [default: jit where it is available, else interp].
@@ -169,6 +172,9 @@ enum Command {
     },
     /// Simulate a network and write its recordings.
     Run(RunArgs),
+    /// Run a network for every combination of parameter values
+    /// (`--set g=4,5,6 --set eta=1,2`), compiling it once.
+    Sweep(RunArgs),
     /// Draw the results of a run (spike raster, rates, traces) as PNG and SVG.
     Plot(PlotArgs),
     /// Print the intermediate representation of every population of a network.
@@ -198,6 +204,7 @@ fn main() -> ExitCode {
             Command::Doc { model } => commands::doc(model.as_deref()),
             Command::Run(args) => commands::run(&args),
             Command::Plot(args) => commands::plot(&args),
+            Command::Sweep(args) => sweep::sweep(&args),
             Command::Ir {
                 file,
                 network,

@@ -2,53 +2,10 @@
 //! formats, settings from the file and the command line, exit codes, and a
 //! simulation held to its analytic answer.
 
+mod common;
+
+use common::{nmlc, read, scratch, text};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `nmlc` with `args` from the repository root.
-fn nmlc(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_nmlc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("nmlc runs");
-    let r = Run {
-        code: out.status.code().expect("nmlc exits with a code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !r.stderr.contains("panicked") && !r.stderr.contains("internal error"),
-        "nmlc {args:?} crashed:\n{}",
-        r.stderr
-    );
-    r
-}
-
-/// An empty scratch folder for one test (what a previous run left is removed).
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("run")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch folder");
-    dir
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("scratch paths are UTF-8")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")

@@ -201,18 +201,6 @@ impl Library {
     /// " (did you mean …?)" for an unknown name, or nothing.
     pub fn suggest(&self, name: &str) -> String {
         let names = self.entries.iter().map(|e| e.name.as_str());
-        let found = crate::names::did_you_mean(name, names);
-        if found.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (did you mean {}?)",
-                found
-                    .iter()
-                    .map(|f| format!("`{f}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        crate::names::did_you_mean_note(name, names)
     }
 }

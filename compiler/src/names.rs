@@ -17,6 +17,17 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// ` (did you mean `a`, `b`?)` for an unknown `name` among `known`, or
+/// nothing: for a message that goes on to list the choices.
+pub fn did_you_mean_note<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let found = did_you_mean(name, known);
+    if found.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = found.iter().map(|f| format!("`{f}`")).collect();
+    format!(" (did you mean {}?)", names.join(", "))
+}
+
 /// The names among `known` close enough to `name` to be what was meant,
 /// best first (at most three).
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<String> {

@@ -6,10 +6,11 @@ use nmlc_compiler::check::eval_constant;
 use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
 use nmlc_compiler::ir::{NeuronIr, Precision, Verified, compile_neuron};
-use nmlc_compiler::model::{Expr, ExprKind, Network, NeuronModel, PopulationKind, Program};
+use nmlc_compiler::model::{Expr, ExprKind, Network, NeuronModel, PopulationKind, Program, Ty};
 use nmlc_compiler::units::Dim;
 
 use super::error::RunError;
+use super::settings::{SetTarget, Swept, network_parameters, resolve_setting};
 use super::values::{has_distribution, has_index, has_time, params_read, substitute_constants};
 
 /// The time step when neither the file nor the command line sets one (ms).
@@ -34,8 +35,10 @@ pub struct RunOptions {
     pub backend: Option<Backend>,
     /// Precision of the neurons' reals.
     pub precision: Precision,
-    /// Network parameter values given with `--set NAME=VALUE`: name, value
-    /// in the internal scale, and its dimension.
+    /// Values given with `--set NAME=VALUE`: a network parameter (`g`) or
+    /// a population's model parameter (`E.tau_m`); name, value in the
+    /// internal scale, and its dimension. A population parameter set here
+    /// is a constant, compiled into that population's code.
     pub set: Vec<(String, f64, Dim)>,
     /// Worker threads; `None` = every core.
     pub threads: Option<usize>,
@@ -160,8 +163,39 @@ pub fn compile_ir<'p>(
     program: &'p Program,
     options: &RunOptions,
 ) -> Result<CompiledNetwork<'p>, RunError> {
+    compile_ir_with(program, options, &Swept::default())
+}
+
+/// [`compile_ir`], keeping what `swept` names out of the compiled code (see
+/// [`super::settings`]).
+pub(crate) fn compile_ir_with<'p>(
+    program: &'p Program,
+    options: &RunOptions,
+    swept: &Swept,
+) -> Result<CompiledNetwork<'p>, RunError> {
     let network = select_network(program, options.network.as_deref())?;
+    let mut fixed_params: Vec<Vec<(u32, f64)>> = vec![Vec::new(); network.populations.len()];
+    for (name, value, dim) in &options.set {
+        if let SetTarget::Population { population, param } =
+            resolve_setting(program, network, name, *dim)?
+        {
+            fixed_params[population].push((param, *value));
+        }
+    }
     let network_params = network_parameters(network, &options.set)?;
+    for (name, e, given) in [
+        ("`dt`", &network.dt, options.dt_ms.is_some()),
+        (
+            "`duration`",
+            &network.duration,
+            options.duration_ms.is_some(),
+        ),
+        ("`seed`", &network.seed, options.seed.is_some()),
+    ] {
+        if let (Some(e), false) = (e, given) {
+            swept.fixed_at_compilation(e, || name.to_string())?;
+        }
+    }
     let setting = |e: &Option<Expr>| e.as_ref().and_then(|e| eval_constant(e, &network_params));
     let dt_ms = options
         .dt_ms
@@ -187,6 +221,7 @@ pub fn compile_ir<'p>(
     }
     let mut populations = Vec::new();
     for (p_index, p) in network.populations.iter().enumerate() {
+        swept.fixed_at_compilation(&p.size, || format!("the size of population `{}`", p.name))?;
         let size = eval_constant(&p.size, &network_params)
             .filter(|v| *v >= 1.0 && v.fract() == 0.0 && *v <= f64::from(u32::MAX))
             .ok_or_else(|| {
@@ -199,14 +234,31 @@ pub fn compile_ir<'p>(
                 )
             })? as u32;
         let kind = match &p.kind {
-            PopulationKind::SpikeSource { times, neurons } => CompiledKind::Source {
-                spikes: source_spikes(times, neurons.as_ref(), size, dt_ms, &network_params)?,
-            },
+            PopulationKind::SpikeSource { times, neurons } => {
+                for e in std::iter::once(times).chain(neurons) {
+                    swept.fixed_at_compilation(e, || {
+                        format!("the spikes of spike source `{}`", p.name)
+                    })?;
+                }
+                CompiledKind::Source {
+                    spikes: source_spikes(times, neurons.as_ref(), size, dt_ms, &network_params)?,
+                }
+            }
             PopulationKind::Neuron(m) => {
                 let model = &program.neurons[*m as usize];
+                let overrides = Overrides {
+                    set: &fixed_params[p_index],
+                    swept: &swept
+                        .population
+                        .iter()
+                        .filter(|(q, _)| *q == p_index)
+                        .map(|(_, k)| *k)
+                        .collect::<Vec<_>>(),
+                    swept_network: swept,
+                };
                 let (params, per_neuron_order, specs) =
-                    plan_params(model, p, size, &network_params)?;
-                let attachments = attachments(network, p_index, &network_params)?;
+                    plan_params(model, p, size, &network_params, &overrides)?;
+                let attachments = attachments(network, p_index, &network_params, swept)?;
                 let spec = PopulationSpec {
                     name: p.name.clone(),
                     params: specs,
@@ -256,10 +308,20 @@ pub fn compile<'p>(
     options: &RunOptions,
 ) -> Result<CompiledNetwork<'p>, RunError> {
     let mut compiled = compile_ir(program, options)?;
+    compile_kernels(&mut compiled, options.backend)?;
+    Ok(compiled)
+}
+
+/// Compiles the step kernel of every population of `compiled` with
+/// `requested` (`None`: the JIT where it compiles, else the interpreter).
+pub(crate) fn compile_kernels(
+    compiled: &mut CompiledNetwork<'_>,
+    requested: Option<Backend>,
+) -> Result<(), RunError> {
     // Without a choice, the JIT runs where it compiles every population;
     // each kernel is compiled once, and the interpreter takes over for all
     // populations if any JIT compilation fails.
-    let preferred = options.backend.unwrap_or(Backend::Jit);
+    let preferred = requested.unwrap_or(Backend::Jit);
     let mut kernels = Vec::new();
     let mut failure = None;
     for p in &compiled.populations {
@@ -278,7 +340,7 @@ pub fn compile<'p>(
     let backend = match failure {
         None => preferred,
         Some((population, e)) => {
-            if options.backend.is_some() {
+            if requested.is_some() {
                 return Err(RunError::Backend {
                     backend: preferred.name(),
                     population,
@@ -309,87 +371,70 @@ pub fn compile<'p>(
             *kernel = k;
         }
     }
-    Ok(compiled)
+    Ok(())
 }
 
-/// Network parameter values: defaults in declaration order (each may use
-/// the ones before it), replaced by `--set` values.
-fn network_parameters(network: &Network, set: &[(String, f64, Dim)]) -> Result<Vec<f64>, RunError> {
-    for (name, _, dim) in set {
-        let Some(q) = network.params.iter().find(|q| &q.name == name) else {
-            let known: Vec<String> = network
-                .params
-                .iter()
-                .map(|q| format!("`{}`", q.name))
-                .collect();
-            return Err(RunError::BadSetting {
-                setting: format!("--set {name}"),
-                problem: if known.is_empty() {
-                    format!("network `{}` has no parameters", network.name)
-                } else {
-                    format!(
-                        "no network parameter `{name}`; the parameters are {}",
-                        known.join(", ")
-                    )
-                },
-            });
-        };
-        if q.dim != *dim {
-            return Err(RunError::BadSetting {
-                setting: format!("--set {name}"),
-                problem: format!(
-                    "`{name}` is {}, but the value given is {}",
-                    nmlc_compiler::units::describe(q.dim),
-                    nmlc_compiler::units::describe(*dim)
-                ),
-            });
-        }
-    }
-    let mut values = Vec::new();
-    for q in &network.params {
-        let value = match set.iter().rev().find(|(n, _, _)| *n == q.name) {
-            Some((_, v, _)) => *v,
-            None => q
-                .value
-                .as_ref()
-                .and_then(|e| eval_constant(e, &values))
-                .ok_or_else(|| {
-                    RunError::model(
-                        Diagnostic::error(
-                            "nml::not_constant",
-                            format!("network parameter `{}` has no fixed value", q.name),
-                        )
-                        .at(q.span, "declared here"),
-                    )
-                })?,
-        };
-        values.push(value);
-    }
-    Ok(values)
+/// What the command line gives the parameters of one population.
+struct Overrides<'a> {
+    /// `--set POP.PARAM=VALUE`: (parameter, value), the last given first
+    /// wins; each replaces the file's override or the model's default.
+    set: &'a [(u32, f64)],
+    /// The parameters among `set` that a sweep changes between runs.
+    swept: &'a [u32],
+    /// The network parameters that a sweep changes.
+    swept_network: &'a Swept,
 }
 
 /// Decides how each parameter of a population is given, and the order in
 /// which per-neuron values are computed.
 ///
-/// An override that is a constant expression is a constant; one that reads
-/// `t` is inlined into the kernel; any other (distributions, `i`, `N`) is
-/// computed per neuron. A model default that is constant, or depends only
-/// on constant parameters, is a constant; one that reads a time-dependent
-/// parameter is time-dependent; otherwise it is computed per neuron.
+/// A value from the command line is a constant, or a per-neuron column if
+/// a sweep changes it. An override that is a constant expression is a
+/// constant (unless it reads a swept network parameter: then it is computed
+/// per neuron); one that reads `t` is inlined into the kernel; any other
+/// (distributions, `i`, `N`) is computed per neuron. A model default that
+/// is constant, or depends only on constant parameters, is a constant; one
+/// that reads a time-dependent parameter is time-dependent; otherwise it is
+/// computed per neuron.
 #[allow(clippy::type_complexity)]
 fn plan_params(
     model: &NeuronModel,
     population: &nmlc_compiler::model::Population,
     size: u32,
     network_params: &[f64],
+    overrides: &Overrides,
 ) -> Result<(Vec<ParamPlan>, Vec<u32>, Vec<ParamSpec>), RunError> {
     let n = model.params.len();
     let mut plans: Vec<Option<ParamPlan>> = vec![None; n];
     let mut specs: Vec<Option<ParamSpec>> = vec![None; n];
     let mut order = Vec::new();
+    for &(k, v) in overrides.set.iter().rev() {
+        let k = k as usize;
+        if plans[k].is_some() {
+            continue;
+        }
+        let (plan, spec) = if overrides.swept.contains(&(k as u32)) {
+            order.push(k as u32);
+            let value = Expr {
+                kind: ExprKind::Const(v),
+                ty: Ty::Real(model.params[k].dim),
+                span: population.span,
+            };
+            (ParamPlan::PerNeuron(value), ParamSpec::PerNeuron)
+        } else {
+            (ParamPlan::Constant(v), ParamSpec::Constant(v))
+        };
+        plans[k] = Some(plan);
+        specs[k] = Some(spec);
+    }
     for (k, value) in &population.params {
         let k = *k as usize;
-        let (plan, spec) = if let Some(v) = eval_constant(value, network_params) {
+        if plans[k].is_some() {
+            continue;
+        }
+        let swept = overrides.swept_network.reads(value).is_some();
+        let (plan, spec) = if let Some(v) = eval_constant(value, network_params).filter(|_| !swept)
+        {
             (ParamPlan::Constant(v), ParamSpec::Constant(v))
         } else if has_time(value) {
             if has_distribution(value) {
@@ -402,6 +447,12 @@ fn plan_params(
                     .help("draw the random part into a parameter of the model and use it in the expression of `t`"),
                 ));
             }
+            overrides.swept_network.fixed_at_compilation(value, || {
+                format!(
+                    "parameter `{}` of population `{}` (an expression of `t`, compiled into its code)",
+                    model.params[k].name, population.name
+                )
+            })?;
             let e = substitute_constants(value, network_params, size);
             (ParamPlan::TimeDependent, ParamSpec::TimeDependent(e))
         } else {
@@ -609,6 +660,7 @@ fn attachments(
     network: &Network,
     p: usize,
     network_params: &[f64],
+    swept: &Swept,
 ) -> Result<Vec<nmlc_compiler::ir::lower::Attachment>, RunError> {
     let mut out = Vec::new();
     for proj in network
@@ -634,6 +686,14 @@ fn attachments(
                 .find(|(n, _)| *n == q.name)
                 .map(|(_, e)| e)
                 .or(q.value.as_ref());
+            if let Some(e) = value {
+                swept.fixed_at_compilation(e, || {
+                    format!(
+                        "parameter `{}` of projection `{}` (integrated with its target)",
+                        q.name, proj.name
+                    )
+                })?;
+            }
             let v = value.and_then(|e| eval_constant(e, network_params)).ok_or(RunError::Unsupported {
                 span: q.span,
                 feature: "synapse parameters that vary between synapses of a projection with post state",

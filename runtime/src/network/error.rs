@@ -179,10 +179,11 @@ impl From<OutputError> for RunError {
     }
 }
 
-fn list(names: &[String]) -> String {
+/// `a`, `b`, `c`: names in backticks, for messages that list choices.
+pub(crate) fn list(names: &[impl AsRef<str>]) -> String {
     names
         .iter()
-        .map(|n| format!("`{n}`"))
+        .map(|n| format!("`{}`", n.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
 }

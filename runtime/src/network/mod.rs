@@ -18,6 +18,10 @@
 //!    `t_n = n·dt` to `t_{n+1}`; spikes are stamped `t_{n+1}` (NEST's
 //!    convention); recorders sample after each step.
 //!
+//! A sweep ([`Sweep`]) runs phase 1 once and phases 2 and 3 for every
+//! point of a grid of parameter values; swept values are kept out of the
+//! compiled code, in the network's data (see [`Sweep`]).
+//!
 //! Projections are built with the populations ([`projection`]): this
 //! version delivers additive synapses (`on pre { post.X += w }`) through
 //! per-target ring buffers; other synapse models are refused with a clear
@@ -29,7 +33,9 @@ pub mod estimate;
 pub mod plastic;
 pub mod projection;
 mod record;
+mod settings;
 mod simulation;
+mod sweep;
 mod team;
 pub mod values;
 mod write;
@@ -40,4 +46,5 @@ pub use compile::{
 };
 pub use error::RunError;
 pub use simulation::{Progress, STATE_SLOT, Simulation};
+pub use sweep::{PointResult, SWEEP_CSV, Sweep, SweepAxis, SweepValue};
 pub use write::{OutputFormat, RESULTS_NPZ};

@@ -130,10 +130,26 @@ pub fn has_index(e: &Expr) -> bool {
 
 /// The model parameters `e` reads.
 pub fn params_read(e: &Expr) -> Vec<u32> {
+    vars_read(e, |v| match v {
+        Var::Param(p) => Some(*p),
+        _ => None,
+    })
+}
+
+/// The network parameters `e` reads.
+pub fn network_params_read(e: &Expr) -> Vec<u32> {
+    vars_read(e, |v| match v {
+        Var::NetworkParam(p) => Some(*p),
+        _ => None,
+    })
+}
+
+/// The indices `pick` finds in the variables `e` reads.
+fn vars_read(e: &Expr, pick: impl Fn(&Var) -> Option<u32>) -> Vec<u32> {
     let mut out = Vec::new();
     walk(e, &mut |k| {
-        if let ExprKind::Var(Var::Param(p)) = k {
-            out.push(*p);
+        if let ExprKind::Var(v) = k {
+            out.extend(pick(v));
         }
     });
     out
