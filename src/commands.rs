@@ -502,6 +502,10 @@ pub fn ir(file: &Path, network_name: Option<&str>, format: IrFormat) -> ExitCode
                         p.size,
                         spikes.len()
                     )),
+                    CompiledKind::Generator { .. } => out.push_str(&format!(
+                        "// {} = PoissonGenerator({}): a train per synapse, no kernels\n\n",
+                        p.name, p.size
+                    )),
                 }
             }
         }
@@ -519,6 +523,11 @@ pub fn ir(file: &Path, network_name: Option<&str>, format: IrFormat) -> ExitCode
                         "population": p.name,
                         "size": p.size,
                         "spike_source": spikes.len(),
+                    }),
+                    CompiledKind::Generator { .. } => serde_json::json!({
+                        "population": p.name,
+                        "size": p.size,
+                        "poisson_generator": true,
                     }),
                 })
                 .collect();

@@ -457,3 +457,164 @@ fn cuba_and_coba_match_brian2() {
         assert!(cv >= cv_band.0 && cv <= cv_band.1, "{example}: CV {cv}");
     }
 }
+
+/// Counters (`n' = 0`, never spiking) driven by Poisson generators: each
+/// synapse of a generator carries its own Poisson train, so a counter's
+/// final value is a Poisson count of mean `rate · T_delivered`.
+const GENERATORS: &str = "neuron Counter {
+    state { n: mV = 0 mV }
+    equations { n' = 0 mV / ms }
+    spike when n > 1000000 mV
+}
+network Gen {
+    dt = 0.1 ms
+    duration = 100 ms
+    G = PoissonGenerator(2) { rate = 20 kHz * (1 + 9 * i) }
+    P = Counter(400)
+    connect G[0] -> P[0:200] as low {
+        rule = all_to_all
+        on pre { post.n += 1 mV }
+    }
+    connect G[1] -> P[200:400] as high {
+        rule = all_to_all
+        delay = 1 ms
+        on pre { post.n += 1 mV }
+    }
+    record n of P every 100 ms
+}";
+
+#[test]
+fn poisson_generators_give_each_synapse_its_own_poisson_train() {
+    let (code, stderr, out) = run("generators", GENERATORS, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(out.join("trace_P_n.csv")).expect("trace");
+    let last: Vec<f64> = text
+        .lines()
+        .last()
+        .expect("a sample at 100 ms")
+        .split(',')
+        .skip(1)
+        .map(|x| x.parse().expect("number"))
+        .collect();
+    assert_eq!(last.len(), 400);
+    // Trains of steps m arrive at step m + 1 + delay; the sample at 100 ms
+    // (after step 999) holds arrivals up to step 999: 999 steps of trains
+    // without delay, 989 with 1 ms. Means per step: 2 (20 kHz · 0.1 ms,
+    // the table path) and 20 (200 kHz, the large-mean path).
+    for (values, mean) in [(&last[..200], 2.0 * 999.0), (&last[200..], 20.0 * 989.0)] {
+        let n = values.len() as f64;
+        let m = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+        // The sample mean within 4 standard errors; the sample variance of
+        // 200 Poisson counts within 40 % of the mean (its relative standard
+        // deviation is sqrt(2/199) = 10 %: 4 of them).
+        let se = (mean / n).sqrt();
+        assert!((m - mean).abs() < 4.0 * se, "mean {m}, expected {mean}");
+        assert!(
+            (var / mean - 1.0).abs() < 0.4,
+            "variance {var}, mean {mean}"
+        );
+        // Counts are whole numbers of 1 mV jumps.
+        assert!(values.iter().all(|x| x.fract() == 0.0));
+    }
+    // Independent trains: no two counters alike in the same way.
+    let distinct: std::collections::BTreeSet<u64> = last[..200].iter().map(|x| *x as u64).collect();
+    assert!(distinct.len() > 40, "{} distinct counts", distinct.len());
+    let (code, stderr, out2) = run("generators_threads", GENERATORS, &["--threads", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        text,
+        std::fs::read_to_string(out2.join("trace_P_n.csv")).expect("trace"),
+        "the trains do not depend on the thread count"
+    );
+}
+
+#[test]
+fn a_poisson_generator_has_nothing_to_record() {
+    let model = GENERATORS.replace("record n of P every 100 ms", "record spikes of G");
+    let (code, stderr, _) = run("generator_record", &model, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("Poisson generator"), "{stderr}");
+}
+
+#[test]
+fn cobahh_and_brunel_regimes_match_brian2_and_nest() {
+    // Bands ("all" rows) from tests/reference/networks: mean ± max(3 sd,
+    // 10 %, floor) over 5 Brian2 seeds (COBAHH) or 5 Brian2 + 5 NEST seeds
+    // (Brunel); see its README. The g = 3 regime fires at saturation with
+    // a CV near 0 (floor 0.02).
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let cobahh = std::fs::read_to_string(examples.join("cobahh.nml")).unwrap();
+    let brunel = std::fs::read_to_string(examples.join("brunel2000.nml"))
+        .unwrap()
+        .replace("record spikes of P[0:50]", "record spikes of P");
+    assert!(brunel.contains("record spikes of P\n"));
+    struct Case<'a> {
+        name: &'a str,
+        model: &'a str,
+        size: usize,
+        set: &'a [&'a str],
+        rate_band: (f64, f64),
+        cv_band: (f64, f64),
+    }
+    let case = |name, model, size, set, rate_band, cv_band| Case {
+        name,
+        model,
+        size,
+        set,
+        rate_band,
+        cv_band,
+    };
+    let cases: [Case; 5] = [
+        case("cobahh", &cobahh, 4000, &[], (28.30, 43.73), (1.597, 2.039)),
+        case(
+            "brunel_g5_eta2",
+            &brunel,
+            12500,
+            &["--set", "g=5", "--set", "eta=2"],
+            (33.98, 41.53),
+            (0.358, 0.438),
+        ),
+        case(
+            "brunel_g3_eta2",
+            &brunel,
+            12500,
+            &["--set", "g=3", "--set", "eta=2"],
+            (290.6, 355.5),
+            (0.0, 0.021),
+        ),
+        case(
+            "brunel_g6_eta4",
+            &brunel,
+            12500,
+            &["--set", "g=6", "--set", "eta=4"],
+            (54.02, 66.03),
+            (0.698, 0.989),
+        ),
+        case(
+            "brunel_g4.5_eta0.9",
+            &brunel,
+            12500,
+            &["--set", "g=4.5", "--set", "eta=0.9"],
+            (3.870, 6.843),
+            (0.382, 0.538),
+        ),
+    ];
+    for case in cases {
+        let Case { name, model, .. } = case;
+        let (size, set, rate_band, cv_band) = (case.size, case.set, case.rate_band, case.cv_band);
+        let mut args = vec!["--seed", "1"];
+        args.extend_from_slice(set);
+        let (code, stderr, out) = run(name, model, &args);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let (rate, cv) = rate_and_cv(&out, size, 1000.0);
+        assert!(
+            rate >= rate_band.0 && rate <= rate_band.1,
+            "{name}: rate {rate} Hz, band {rate_band:?}"
+        );
+        assert!(
+            cv >= cv_band.0 && cv <= cv_band.1,
+            "{name}: CV {cv}, band {cv_band:?}"
+        );
+    }
+}

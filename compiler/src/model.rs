@@ -628,6 +628,15 @@ pub enum PopulationKind {
         /// Which neuron fires each spike (all 0 if absent).
         neurons: Option<Expr>,
     },
+    /// Built-in Poisson generator (NEST's `poisson_generator`, Brian2's
+    /// `PoissonInput`): every synapse from it carries its own independent
+    /// Poisson spike train, several spikes per step when `rate · dt` is
+    /// large.
+    PoissonGenerator {
+        /// The rate of each train; an expression of network parameters and
+        /// the generator index `i`.
+        rate: Expr,
+    },
 }
 
 /// A population.

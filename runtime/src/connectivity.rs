@@ -340,14 +340,32 @@ fn choose(
                 available,
             });
         }
-        // Floyd's algorithm: k distinct values with k draws.
-        let mut chosen: HashSet<u64> = HashSet::with_capacity(k as usize);
-        for j in available - k..available {
+        // Floyd's algorithm: k distinct values with k draws. The set of
+        // values taken is a bitmap when that is small (it usually is: one
+        // bit per candidate), else a hash set; both take the same picks.
+        let picks = (available - k..available).map(|j| {
             let t = (draws.uniform_f64() * (j + 1) as f64) as u64;
-            let pick = if chosen.contains(&t) { j } else { t };
-            chosen.insert(pick);
+            (t, j)
+        });
+        if available <= (1 << 24) || available <= 64 * k {
+            let mut taken = vec![0u64; available.div_ceil(64) as usize];
+            for (t, j) in picks {
+                let pick = if taken[(t / 64) as usize] & (1 << (t % 64)) != 0 {
+                    j
+                } else {
+                    t
+                };
+                taken[(pick / 64) as usize] |= 1 << (pick % 64);
+                out.push(map(pick as u32));
+            }
+        } else {
+            let mut chosen: HashSet<u64> = HashSet::with_capacity(k as usize);
+            for (t, j) in picks {
+                let pick = if chosen.contains(&t) { j } else { t };
+                chosen.insert(pick);
+                out.push(map(pick as u32));
+            }
         }
-        out.extend(chosen.into_iter().map(|x| map(x as u32)));
     }
     out.sort_unstable();
     Ok(out)

@@ -80,7 +80,10 @@ pub fn check(loaded: &Loaded) -> (Program, Diagnostics) {
             }
         }
     }
-    for (name, reserved) in [("SpikeSource", "built-in spike source")] {
+    for (name, reserved) in [
+        ("SpikeSource", "built-in spike source"),
+        ("PoissonGenerator", "built-in Poisson generator"),
+    ] {
         if let Some((span, _)) = defined.get(name) {
             diags.push(
                 catalog::duplicate_definition(*span, *span, name, "model")

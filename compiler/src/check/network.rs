@@ -460,7 +460,9 @@ enum Kind {
 fn classify(g: &Globals, n: &ast::Network, value: &ast::Expr) -> Kind {
     match &value.kind {
         ast::ExprKind::Call { func, .. }
-            if func.name == "SpikeSource" || g.models.contains_key(&func.name) =>
+            if func.name == "SpikeSource"
+                || func.name == "PoissonGenerator"
+                || g.models.contains_key(&func.name) =>
         {
             Kind::Population
         }
@@ -612,6 +614,32 @@ fn check_population(
             Checked::error(span).expr
         });
         population.kind = PopulationKind::SpikeSource { times, neurons };
+        return (population, size);
+    }
+    if func.name == "PoissonGenerator" {
+        let mut rate = None;
+        for o in overrides {
+            match o.name.name.as_str() {
+                "rate" => {
+                    let mut cx = ExprChecker::new(fns, diags, value_flags);
+                    rate = Some(
+                        cx.expect_dim(scope, &o.value, Dim::FREQUENCY, "a rate", None)
+                            .expr,
+                    );
+                }
+                other => diags.push(catalog::unknown_setting(
+                    o.name.span,
+                    other,
+                    "`PoissonGenerator`",
+                    &crate::names::did_you_mean(other, ["rate"]),
+                )),
+            }
+        }
+        let rate = rate.unwrap_or_else(|| {
+            diags.push(catalog::missing_value(span, "rate", "PoissonGenerator"));
+            Checked::error(span).expr
+        });
+        population.kind = PopulationKind::PoissonGenerator { rate };
         return (population, size);
     }
     let Some(model_index) = program.neurons.iter().position(|m| m.name == func.name) else {
@@ -891,7 +919,7 @@ impl NetCtx<'_> {
     fn neuron_of(&self, sel: &Selection) -> Option<&NeuronModel> {
         match self.populations.get(sel.population as usize)?.kind {
             PopulationKind::Neuron(m) => self.program.neurons.get(m as usize),
-            PopulationKind::SpikeSource { .. } => None,
+            PopulationKind::SpikeSource { .. } | PopulationKind::PoissonGenerator { .. } => None,
         }
     }
 }
@@ -1012,17 +1040,21 @@ fn check_connect(
     let (source, target) = (source?, target?);
     let pre = ctx.neuron_of(&source);
     let post = ctx.neuron_of(&target);
-    if post.is_none()
-        && let PopulationKind::SpikeSource { .. } =
-            ctx.populations.get(target.population as usize)?.kind
-    {
-        diags.push(catalog::wrong_model_kind(
-            c.target.span,
-            &c.target.name.name,
-            "neuron population",
-            "spike source",
-        ));
-        return None;
+    if post.is_none() {
+        let kind = match ctx.populations.get(target.population as usize)?.kind {
+            PopulationKind::Neuron(_) => None,
+            PopulationKind::SpikeSource { .. } => Some("spike source"),
+            PopulationKind::PoissonGenerator { .. } => Some("Poisson generator"),
+        };
+        if let Some(kind) = kind {
+            diags.push(catalog::wrong_model_kind(
+                c.target.span,
+                &c.target.name.name,
+                "neuron population",
+                kind,
+            ));
+            return None;
+        }
     }
     let post = post?;
 
@@ -1388,13 +1420,28 @@ fn check_record(
         c.expr
     });
     let of = of?;
+    if let PopulationKind::PoissonGenerator { .. } = populations.get(of.population as usize)?.kind {
+        diags.push(
+            catalog::wrong_model_kind(
+                r.of.span,
+                &r.of.name.name,
+                "neuron population",
+                "Poisson generator",
+            )
+            .help(
+                "a Poisson generator has no spikes or state of its own: each of its \
+                 synapses carries an independent train; record the targets instead",
+            ),
+        );
+        return None;
+    }
     let kind = match &r.what {
         ast::RecordWhat::Spikes => RecordKind::Spikes,
         ast::RecordWhat::Rate => RecordKind::Rate,
         ast::RecordWhat::Variables(vars) => {
             let neuron = match populations.get(of.population as usize)?.kind {
                 PopulationKind::Neuron(m) => program.neurons.get(m as usize)?,
-                PopulationKind::SpikeSource { .. } => {
+                PopulationKind::SpikeSource { .. } | PopulationKind::PoissonGenerator { .. } => {
                     diags.push(
                         catalog::wrong_model_kind(
                             r.of.span,

@@ -90,6 +90,13 @@ pub enum CompiledKind {
         /// The spikes.
         spikes: Vec<(u64, u32)>,
     },
+    /// `PoissonGenerator`: each synapse from it carries an independent
+    /// Poisson train; the rate of generator `i` is `rate` evaluated with
+    /// `i` when the network is built.
+    Generator {
+        /// The rate (internal units, 1/ms).
+        rate: Expr,
+    },
 }
 
 /// A network ready to be built: settings resolved, populations compiled.
@@ -244,6 +251,9 @@ pub(crate) fn compile_ir_with<'p>(
                     spikes: source_spikes(times, neurons.as_ref(), size, dt_ms, &network_params)?,
                 }
             }
+            PopulationKind::PoissonGenerator { rate } => {
+                CompiledKind::Generator { rate: rate.clone() }
+            }
             PopulationKind::Neuron(m) => {
                 let model = &program.neurons[*m as usize];
                 let overrides = Overrides {
@@ -359,7 +369,7 @@ pub(crate) fn compile_kernels(
                             }
                         })?)
                     }
-                    CompiledKind::Source { .. } => None,
+                    CompiledKind::Source { .. } | CompiledKind::Generator { .. } => None,
                 });
             }
             Backend::Interp

@@ -192,6 +192,8 @@ fn recordings(c: &CompiledNetwork, consumers: &mut Vec<Consumer>) -> Result<(), 
                     .count() as u64;
                 (n, format!("{n} spikes × {SPIKE_BYTES} bytes"))
             }
+            // Not recordable (the checker refuses it).
+            CompiledKind::Generator { .. } => (0, "no spikes of its own".to_string()),
             CompiledKind::Neuron { .. } => {
                 let n = (recorded as f64 * ASSUMED_RATE_HZ * c.duration_ms / 1000.0).ceil() as u64;
                 (

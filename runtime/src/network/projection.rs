@@ -361,7 +361,8 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
     let mut compiled_effects = Vec::new();
     let target_ir = match &c.populations[p.target.population as usize].kind {
         super::compile::CompiledKind::Neuron { ir, .. } => Some(ir),
-        super::compile::CompiledKind::Source { .. } => None,
+        super::compile::CompiledKind::Source { .. }
+        | super::compile::CompiledKind::Generator { .. } => None,
     };
     for (e_index, (target, sign, value)) in effects.into_iter().enumerate() {
         let target = match target {

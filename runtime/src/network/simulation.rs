@@ -4,6 +4,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use nmlc_compiler::abi::rng::{Stream, StreamKind};
 use nmlc_compiler::abi::{ColumnData, StepContext};
+use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::ir::Place;
 use nmlc_compiler::ir::interp::Interpreter;
 
@@ -39,6 +40,9 @@ pub struct Simulation<'c, 'p> {
     pub(crate) synaptic_events: u64,
     /// Per spike-source population, the next of its spikes to emit.
     source_cursor: Vec<usize>,
+    /// Whether `step_spikes` holds spikes (of step `steps_done - 1`) not
+    /// yet sent along the projections.
+    pending: bool,
 }
 
 /// How far a run has come, as [`Simulation::run_observed`] reports it.
@@ -72,6 +76,85 @@ struct Net<'c, 'p> {
     /// Per population, the neurons that spiked in the last step
     /// (population indices, increasing).
     step_spikes: RwLock<Vec<Vec<u32>>>,
+    /// Per population, the train of each Poisson generator (empty for
+    /// other populations).
+    trains: Vec<Vec<Train>>,
+}
+
+/// The spike counts per step of one Poisson generator's trains.
+///
+/// Every synapse `s` of projection `k` from a generator has its own train:
+/// its count for step `m` comes from word `s mod 4` of the Philox block
+/// `Stream::new(seed, Input, k, s / 4).draw(m, 0)`, turned into a count by
+/// inversion of the Poisson CDF of mean `λ = rate · dt` (a table of
+/// thresholds, so one block serves four synapses). Counts whose
+/// probability is below 2^-32 are cut off. From `λ = 10` on, the
+/// synapse draws from its own stream `Stream::new(seed, Input, k, s)`
+/// with [`nmlc_compiler::abi::rng::Draws::poisson`] instead.
+#[derive(Clone, Debug)]
+enum Train {
+    /// Rate 0.
+    Silent,
+    /// `thresholds[c]`: the count is the number of thresholds at or below
+    /// the word.
+    Table(Vec<u32>),
+    /// A large mean.
+    Large(f64),
+}
+
+impl Train {
+    /// The train of mean `lambda` spikes per step.
+    fn new(lambda: f64) -> Train {
+        if lambda <= 0.0 {
+            return Train::Silent;
+        }
+        if lambda >= 10.0 {
+            return Train::Large(lambda);
+        }
+        let scale = 2f64.powi(32);
+        let mut thresholds = Vec::new();
+        let mut p = (-lambda).exp();
+        let mut cdf = p;
+        let mut c = 0.0;
+        // P(count <= c) = cdf: a word below cdf · 2^32 gives c.
+        while cdf * scale < scale - 1.0 && thresholds.len() < 256 {
+            thresholds.push((cdf * scale).ceil() as u32);
+            c += 1.0;
+            p *= lambda / c;
+            cdf += p;
+        }
+        Train::Table(thresholds)
+    }
+
+    /// Appends to `out` the counts in step `m` of synapses `range` of
+    /// projection `k`.
+    fn counts(&self, seed: u64, k: u32, range: std::ops::Range<usize>, m: u64, out: &mut Vec<u32>) {
+        match self {
+            Train::Silent => out.extend(range.map(|_| 0)),
+            Train::Table(thresholds) => {
+                let mut s = range.start;
+                while s < range.end {
+                    let block = Stream::new(seed, StreamKind::Input, k, (s / 4) as u32).draw(m, 0);
+                    let stop = (s / 4 * 4 + 4).min(range.end);
+                    // Branch-free: the thresholds are increasing, so the
+                    // count of those at or below the word is the inverse.
+                    out.extend(block[s % 4..s % 4 + (stop - s)].iter().map(|&word| {
+                        thresholds
+                            .iter()
+                            .map(|&t| u32::from(word >= t))
+                            .sum::<u32>()
+                    }));
+                    s = stop;
+                }
+            }
+            Train::Large(lambda) => out.extend(range.map(|s| {
+                Stream::new(seed, StreamKind::Input, k, s as u32)
+                    .draws(m)
+                    .poisson(*lambda)
+                    .min(u64::from(u32::MAX)) as u32
+            })),
+        }
+    }
 }
 
 /// One thread's share of a population: neurons `start..start + len`.
@@ -110,8 +193,11 @@ struct Inbox {
 /// Where the contents of a ring buffer go at the start of a step.
 #[derive(Clone)]
 enum Delivery {
-    /// Added to one column (a state variable).
-    Column(usize),
+    /// Added to one column (a state variable); with a refractory counter
+    /// column when the variable is clamped during refractoriness, in which
+    /// case events reaching a refractory neuron are dropped (as NEST's
+    /// `iaf_psc_delta` drops them).
+    Column(usize, Option<usize>),
     /// A spike input: added to each of these columns times a per-neuron factor.
     SpikeInput(Vec<(usize, Vec<f64>)>),
 }
@@ -119,6 +205,14 @@ enum Delivery {
 /// The command bit of a parallel phase that only delivers the last
 /// step's spikes (at the end of a run).
 const DELIVER_ONLY: u64 = 1;
+/// The command bit of a parallel phase that starts by sending the spikes
+/// of the step before along the projections.
+const PROPAGATE: u64 = 2;
+
+/// The command of the parallel phase of step `n`.
+fn command(n: u64, propagate: bool) -> u64 {
+    (n << 2) | if propagate { PROPAGATE } else { 0 }
+}
 
 impl<'c, 'p> Simulation<'c, 'p> {
     /// Allocates storage, sets parameters and initial values, and sets up
@@ -237,8 +331,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
         for ((cols, inbox), p) in columns.into_iter().zip(inboxes).zip(&compiled.populations) {
             let size = match p.kind {
                 CompiledKind::Neuron { .. } => p.size as usize,
-                // Spike sources have no storage.
-                CompiledKind::Source { .. } => 0,
+                // Spike sources and generators have no storage.
+                CompiledKind::Source { .. } | CompiledKind::Generator { .. } => 0,
             };
             let chunks = split(cols, inbox, size, threads);
             bounds.push(
@@ -252,6 +346,26 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 share.push(chunk);
             }
         }
+        let mut trains = Vec::new();
+        for p in &compiled.populations {
+            trains.push(match &p.kind {
+                CompiledKind::Generator { rate } => generator_trains(compiled, p.size, rate)?,
+                _ => Vec::new(),
+            });
+        }
+        for (k, proj) in projections.iter().enumerate() {
+            let from_generator = matches!(
+                compiled.populations[proj.source].kind,
+                CompiledKind::Generator { .. }
+            );
+            if from_generator && (plastic[k].is_some() || !proj.continuous.is_empty()) {
+                return Err(RunError::Unsupported {
+                    span: compiled.network.projections[k].span,
+                    feature: "synapses from a `PoissonGenerator` other than additive \
+                              `on pre { post.X += w }` effects",
+                });
+            }
+        }
         let mut sim = Simulation {
             compiled,
             net: Net {
@@ -262,6 +376,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 buffered,
                 incoming,
                 step_spikes: RwLock::new(vec![Vec::new(); compiled.populations.len()]),
+                trains,
             },
             recorders,
             spike_counts: vec![0; compiled.populations.len()],
@@ -270,6 +385,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
             plastic,
             synaptic_events: 0,
             source_cursor: vec![0; compiled.populations.len()],
+            pending: false,
         };
         sim.net.sample(&mut sim.recorders, 0);
         let mut chunks = sim.net.lock();
@@ -346,6 +462,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
             plastic,
             synaptic_events,
             source_cursor,
+            pending,
         } = self;
         let net: &Net = net;
         let work = |k: usize, command: u64| net.parallel_phase(k, command);
@@ -358,7 +475,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
                     net.couple(&mut chunks);
                     net.plastic_arrivals(plastic, &mut chunks, n);
                 }
-                team.run(n << 1);
+                team.run(command(n, *pending));
+                *pending = true;
                 let mut chunks = net.lock();
                 net.gather_spikes(&mut chunks, source_cursor, n);
                 let spikes = net.step_spikes.read().unwrap_or_else(|e| e.into_inner());
@@ -388,7 +506,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 }
             }
             // The last step's spikes, counted as synaptic events.
-            team.run(DELIVER_ONLY);
+            if *pending {
+                team.run(command(*steps_done, true) | DELIVER_ONLY);
+                *pending = false;
+            }
             *synaptic_events += net.take_events();
             outcome
         })
@@ -404,20 +525,22 @@ impl Net<'_, '_> {
         }
     }
 
-    /// The parallel phase of member `k`: deliver the last step's spikes
-    /// into its chunks, then (unless `DELIVER_ONLY`) apply the events due
-    /// at step `command >> 1` and update the neurons.
+    /// The parallel phase of member `k` for step `n = command >> 2`: send
+    /// the spikes of step `n - 1` into its chunks (with `PROPAGATE`), then
+    /// (unless `DELIVER_ONLY`) apply the events due at step `n` and update
+    /// the neurons.
     fn parallel_phase(&self, k: usize, command: u64) {
         let mut share = lock(&self.shares[k]);
-        let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
-        for (p, chunk) in share.iter_mut().enumerate() {
-            chunk.events += self.propagate(p, chunk, &spikes);
+        let n = command >> 2;
+        if command & PROPAGATE != 0 {
+            let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
+            for (p, chunk) in share.iter_mut().enumerate() {
+                chunk.events += self.propagate(p, chunk, &spikes, n - 1);
+            }
         }
-        drop(spikes);
         if command & DELIVER_ONLY != 0 {
             return;
         }
-        let n = command >> 1;
         let c = self.compiled;
         for (p, chunk) in share.iter_mut().enumerate() {
             let CompiledKind::Neuron {
@@ -441,12 +564,14 @@ impl Net<'_, '_> {
         }
     }
 
-    /// Takes `spikes` (the last step's, per population) into the ring
-    /// buffers of `chunk` of population `p`: from every projection into it
-    /// (in network order), the synapses of each spiking neuron (in index
-    /// order) that end in the chunk. Returns the number of events.
-    fn propagate(&self, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>]) -> u64 {
+    /// Takes the spikes of step `m` (`spikes`, per population) into the
+    /// ring buffers of `chunk` of population `p`: from every projection
+    /// into it (in network order), the synapses of each spiking neuron (in
+    /// index order) that end in the chunk; from a Poisson generator, every
+    /// synapse with its own count. Returns the number of events.
+    fn propagate(&self, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>], m: u64) -> u64 {
         let mut events = 0u64;
+        let mut counts: Vec<u32> = Vec::new();
         for &k in &self.incoming[p] {
             let proj = &self.projections[k];
             if !self.buffered[k] {
@@ -459,59 +584,39 @@ impl Net<'_, '_> {
             if lo >= hi {
                 continue;
             }
-            // Target neuron `j` of the projection is `j - offset` in the chunk.
-            let offset = chunk.start as i64 - i64::from(proj.target_start);
-            for &i in &spikes[proj.source] {
-                let Some(local) = i
-                    .checked_sub(proj.source_start)
-                    .filter(|l| *l < proj.source_len)
-                else {
-                    continue;
-                };
+            // This chunk's part of row `local`: CSR index of its first
+            // synapse, and its targets (rows are sorted by target).
+            let part = |local: u32| -> (usize, &[u32]) {
                 let row_start = proj.csr.row_start[local as usize] as usize;
                 let row = proj.csr.row(local);
-                // Rows are sorted by target: this chunk's part is a range.
-                let (a, b) = if lo == 0 && hi as usize >= row.last().map_or(0, |&j| j as usize + 1)
-                {
-                    (0, row.len())
+                if lo == 0 && hi as usize >= row.last().map_or(0, |&j| j as usize + 1) {
+                    (row_start, row)
                 } else {
-                    (
-                        row.partition_point(|&j| j < lo),
-                        row.partition_point(|&j| j < hi),
-                    )
-                };
-                events += (b - a) as u64;
-                let targets = &row[a..b];
-                for effect in &proj.effects {
-                    let Some(inbox) = chunk.inbox.iter_mut().find(|x| x.target == effect.target)
+                    let a = row.partition_point(|&j| j < lo);
+                    let b = row.partition_point(|&j| j < hi);
+                    (row_start + a, &row[a..b])
+                }
+            };
+            let trains = &self.trains[proj.source];
+            if trains.is_empty() {
+                for &i in &spikes[proj.source] {
+                    let Some(local) = i
+                        .checked_sub(proj.source_start)
+                        .filter(|l| *l < proj.source_len)
                     else {
                         continue;
                     };
-                    let first = row_start + a;
-                    match (&effect.weights, &proj.delays) {
-                        (Weights::Constant(w), None) => {
-                            let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
-                            for &j in targets {
-                                slot[(i64::from(j) - offset) as usize] += *w;
-                            }
-                        }
-                        (Weights::PerSynapse(ws), None) => {
-                            let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
-                            for (&j, &w) in targets.iter().zip(&ws[first..]) {
-                                slot[(i64::from(j) - offset) as usize] += f64::from(w);
-                            }
-                        }
-                        (weights, Some(delays)) => {
-                            for (s, &j) in targets.iter().enumerate() {
-                                let w = match weights {
-                                    Weights::Constant(w) => *w,
-                                    Weights::PerSynapse(ws) => f64::from(ws[first + s]),
-                                };
-                                let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
-                                slot[(i64::from(j) - offset) as usize] += w;
-                            }
-                        }
-                    }
+                    let (first, targets) = part(local);
+                    events += deliver_row(chunk, proj, first, targets, None);
+                }
+            } else {
+                for local in 0..proj.source_len {
+                    let (first, targets) = part(local);
+                    let train = &trains[(proj.source_start + local) as usize];
+                    counts.clear();
+                    let range = first..first + targets.len();
+                    train.counts(self.compiled.seed, k as u32, range, m, &mut counts);
+                    events += deliver_row(chunk, proj, first, targets, Some(&counts));
                 }
             }
         }
@@ -555,6 +660,8 @@ impl Net<'_, '_> {
                         *cursor += 1;
                     }
                 }
+                // Each synapse draws its own train (see `propagate`).
+                CompiledKind::Generator { .. } => {}
             }
         }
     }
@@ -567,7 +674,7 @@ impl Net<'_, '_> {
         let column = |p: usize, place: Place| -> Option<usize> {
             match &compiled.populations[p].kind {
                 CompiledKind::Neuron { verified, .. } => verified.binding(place),
-                CompiledKind::Source { .. } => None,
+                CompiledKind::Source { .. } | CompiledKind::Generator { .. } => None,
             }
         };
         let mut cleared: Vec<(usize, usize)> = Vec::new();
@@ -778,6 +885,80 @@ impl Net<'_, '_> {
     }
 }
 
+/// Adds the effects of `proj`'s synapses `first..first + targets.len()`
+/// (CSR indices; `targets` their target neurons, all in `chunk`) to the
+/// chunk's ring buffers, each `counts[s]` times when given (a Poisson
+/// generator's trains), else once. Returns the number of events.
+fn deliver_row(
+    chunk: &mut Chunk,
+    proj: &CompiledProjection,
+    first: usize,
+    targets: &[u32],
+    counts: Option<&[u32]>,
+) -> u64 {
+    // Target neuron `j` of the projection is `j - offset` in the chunk.
+    let offset = chunk.start as i64 - i64::from(proj.target_start);
+    let at = |j: u32| (i64::from(j) - offset) as usize;
+    for effect in &proj.effects {
+        let Some(inbox) = chunk.inbox.iter_mut().find(|x| x.target == effect.target) else {
+            continue;
+        };
+        let weight = |s: usize| match &effect.weights {
+            Weights::Constant(w) => *w,
+            Weights::PerSynapse(ws) => f64::from(ws[first + s]),
+        };
+        match (counts, &proj.delays) {
+            (None, None) => {
+                let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
+                match &effect.weights {
+                    Weights::Constant(w) => {
+                        for &j in targets {
+                            slot[at(j)] += *w;
+                        }
+                    }
+                    Weights::PerSynapse(ws) => {
+                        for (&j, &w) in targets.iter().zip(&ws[first..]) {
+                            slot[at(j)] += f64::from(w);
+                        }
+                    }
+                }
+            }
+            (None, Some(delays)) => {
+                for (s, &j) in targets.iter().enumerate() {
+                    let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
+                    slot[at(j)] += weight(s);
+                }
+            }
+            // Adding 0 for a count of 0 costs less than a branch.
+            (Some(counts), None) => {
+                let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
+                match &effect.weights {
+                    Weights::Constant(w) => {
+                        for (&j, &c) in targets.iter().zip(counts) {
+                            slot[at(j)] += f64::from(c) * *w;
+                        }
+                    }
+                    Weights::PerSynapse(ws) => {
+                        for ((&j, &c), &w) in targets.iter().zip(counts).zip(&ws[first..]) {
+                            slot[at(j)] += f64::from(c) * f64::from(w);
+                        }
+                    }
+                }
+            }
+            (Some(counts), Some(delays)) => {
+                for (s, (&j, &c)) in targets.iter().zip(counts).enumerate() {
+                    let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
+                    slot[at(j)] += f64::from(c) * weight(s);
+                }
+            }
+        }
+    }
+    match counts {
+        Some(counts) => counts.iter().map(|&c| u64::from(c)).sum(),
+        None => targets.len() as u64,
+    }
+}
+
 /// All chunks, locked for the serial part of a step.
 struct Chunks<'a> {
     /// Per thread, its chunk of every population.
@@ -828,7 +1009,16 @@ impl Chunk {
         {
             let values = buffer.current_slot_mut(n);
             match delivery {
-                Delivery::Column(c) => add_into(&mut self.cols[*c], values, None),
+                Delivery::Column(c, None) => add_into(&mut self.cols[*c], values, None),
+                Delivery::Column(c, Some(r)) => {
+                    if let ColumnData::I32(counter) = &self.cols[*r] {
+                        // Zero where refractory, without a branch.
+                        for (v, &left) in values.iter_mut().zip(counter) {
+                            *v *= f64::from(u8::from(left <= 0));
+                        }
+                    }
+                    add_into(&mut self.cols[*c], values, None);
+                }
                 Delivery::SpikeInput(targets) => {
                     for (c, factor) in targets.iter() {
                         add_into(&mut self.cols[*c], values, Some(factor));
@@ -909,7 +1099,7 @@ fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) ->
             .map(|x| Inbox {
                 target: x.target,
                 delivery: match &x.delivery {
-                    Delivery::Column(c) => Delivery::Column(*c),
+                    Delivery::Column(c, r) => Delivery::Column(*c, *r),
                     Delivery::SpikeInput(t) => Delivery::SpikeInput(
                         t.iter()
                             .map(|(c, f)| (*c, f[start..end].to_vec()))
@@ -968,7 +1158,14 @@ fn inboxes(
         };
         let delivery = match target {
             // Resolved to a state when the projection was built.
-            EffectTarget::State(k) | EffectTarget::PostState(k) => Delivery::Column(column(k)),
+            EffectTarget::State(k) | EffectTarget::PostState(k) => {
+                let refractory = &c.program.neurons[*model as usize].refractory;
+                let clamped = refractory.as_ref().is_some_and(|r| r.clamp.contains(&k));
+                let counter = verified
+                    .binding(Place::Refractory)
+                    .filter(|&b| clamped && ir.columns()[b].ty == nmlc_compiler::ir::Type::I32);
+                Delivery::Column(column(k), counter)
+            }
             EffectTarget::SpikeInput(k) => {
                 let name = &c.program.neurons[*model as usize].inputs[k as usize].name;
                 let ctx = context(c, pop, 0);
@@ -1032,7 +1229,7 @@ impl ChunkNeurons<'_, '_, '_> {
     fn binding(&self, p: usize, place: Place) -> Option<usize> {
         match &self.compiled.populations[p].kind {
             CompiledKind::Neuron { verified, .. } => verified.binding(place),
-            CompiledKind::Source { .. } => None,
+            CompiledKind::Source { .. } | CompiledKind::Generator { .. } => None,
         }
     }
 }
@@ -1067,4 +1264,37 @@ impl super::plastic::Neurons for ChunkNeurons<'_, '_, '_> {
         let (chunk, local) = self.chunks.at(p, i);
         chunk.cols[b].set(local, v);
     }
+}
+
+/// The train of each generator of a `PoissonGenerator` population of `size`
+/// with rate expression `rate` (an expression of `i`).
+fn generator_trains(
+    c: &CompiledNetwork,
+    size: u32,
+    rate: &nmlc_compiler::model::Expr,
+) -> Result<Vec<Train>, RunError> {
+    (0..size)
+        .map(|i| {
+            let scope = ValueScope {
+                network_params: &c.network_params,
+                index: i,
+                target_index: None,
+                size,
+                model_params: &[],
+            };
+            let stream = Stream::new(c.seed, StreamKind::Initialisation, 0, i);
+            let v = evaluate(rate, &scope, &mut stream.draws(0))
+                .map_err(|e| RunError::from_value(e, "the rate of a Poisson generator"))?;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(RunError::model(
+                    Diagnostic::error(
+                        "nml::invalid_value",
+                        format!("the rate of a Poisson generator must be finite and not negative, not {} Hz", v * 1000.0),
+                    )
+                    .at(rate.span, "this rate"),
+                ));
+            }
+            Ok(Train::new(v * c.dt_ms))
+        })
+        .collect()
 }

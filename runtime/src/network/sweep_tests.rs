@@ -72,7 +72,7 @@ fn kernels(c: &CompiledNetwork) -> Vec<*const u8> {
             CompiledKind::Neuron { kernel, .. } => kernel
                 .as_deref()
                 .map(|k| k as *const dyn StepKernel as *const u8),
-            CompiledKind::Source { .. } => None,
+            CompiledKind::Source { .. } | CompiledKind::Generator { .. } => None,
         })
         .collect()
 }
