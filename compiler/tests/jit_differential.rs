@@ -722,3 +722,39 @@ fn branches_with_calls_and_cheap_branches_both_follow_the_interpreter() {
     );
     bit_exact("branches", &k, cols, 2);
 }
+
+#[test]
+fn integer_powers_become_multiplications_close_to_pow() {
+    // `x ^ n` with an integer literal n is rewritten by the optimiser into
+    // binary powering; both backends run the rewritten IR. Relative errors
+    // add up over the |n| - 1 multiplications (a squaring doubles the error
+    // of its operand), each rounding by at most ½ ulp, so the result is
+    // within (|n| - 1)/2 ulp of the exact power (+ ½ for the division of a
+    // negative n), and libm's `pow` within 1 ulp of it.
+    let values: Vec<f64> = (0..200).map(|i| 0.01 + 0.037 * f64::from(i)).collect();
+    for n in [-8.0, -4.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 8.0] {
+        let mut k = Kernel::new(Precision::F64);
+        let (x, p) = (k.state(0), k.lit(n));
+        let r = k.binary(BinaryOp::Pow, x, p);
+        k.push(Stmt::Store(Place::State(3), r));
+        nmlc_compiler::ir::optimize(&mut k.ir);
+        let pows =
+            k.ir.exprs
+                .handles()
+                .filter(|h| matches!(k.ir.exprs.get(*h), Expr::Binary(BinaryOp::Pow, ..)))
+                .count();
+        assert_eq!(pows, 0, "x ^ {n} still calls pow");
+        let info = k.verify();
+        let cols = probe_columns(&k, &info, std::slice::from_ref(&values), &[]);
+        let out = bit_exact(&format!("x ^ {n}"), &k, cols, 1);
+        for (i, &x) in values.iter().enumerate() {
+            let (got, want) = (out[3].get(i), x.powf(n));
+            let ulp = f64::from_bits(want.abs().to_bits() + 1) - want.abs();
+            let tolerance = (n.abs() - 1.0).max(0.0) / 2.0 + 1.5;
+            assert!(
+                (got - want).abs() <= tolerance * ulp,
+                "{x} ^ {n}: {got:e}, pow gives {want:e}"
+            );
+        }
+    }
+}

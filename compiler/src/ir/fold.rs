@@ -205,6 +205,9 @@ impl Rebuilder {
             }
         }
         match (op, la, lb) {
+            (BinaryOp::Pow, _, Some(y)) if y == y.trunc() && y.abs() <= MAX_POWER => {
+                return self.integer_power(a, y as i32, ty, span);
+            }
             (BinaryOp::Mul, Some(1.0), _) => return b,
             (BinaryOp::Mul | BinaryOp::Div, _, Some(1.0)) => return a,
             (BinaryOp::Add, Some(0.0), _) => return b,
@@ -223,7 +226,42 @@ impl Rebuilder {
         }
         self.intern(Expr::Binary(op, a, b), ty, span)
     }
+
+    /// `x^n` for an integer `n` by binary powering (`x^4 = (x·x)·(x·x)`,
+    /// `x^-n = 1 / x^n`, `x^0 = 1`), as C compilers do for `pow(x, n)`
+    /// under `-ffast-math`: multiplications instead of a call to `pow`.
+    /// Each multiplication rounds, so the result may differ from the
+    /// correctly rounded power in the last bits (`x^2` and `x^-1` are
+    /// correctly rounded).
+    fn integer_power(&mut self, x: Handle<Expr>, n: i32, ty: Type, span: Span) -> Handle<Expr> {
+        let mut result: Option<Handle<Expr>> = None;
+        let mut square = x;
+        let mut k = n.unsigned_abs();
+        while k > 0 {
+            if k & 1 == 1 {
+                result = Some(match result {
+                    None => square,
+                    Some(r) => self.binary(BinaryOp::Mul, r, square, ty, span),
+                });
+            }
+            k >>= 1;
+            if k > 0 {
+                square = self.binary(BinaryOp::Mul, square, square, ty, span);
+            }
+        }
+        let one = self.intern(Expr::Real(1.0), ty, span);
+        match (result, n < 0) {
+            (None, _) => one,
+            (Some(r), false) => r,
+            (Some(r), true) => self.binary(BinaryOp::Div, one, r, ty, span),
+        }
+    }
 }
+
+/// The largest integer exponent `x ^ n` is computed for by multiplication
+/// (see `Rebuilder::integer_power`): the |n| - 1 products keep the result
+/// within (|n| - 1)/2 ulp of the exact power, 3.5 ulp at most.
+const MAX_POWER: f64 = 8.0;
 
 /// Moves per-neuron-parameter-only subexpressions of the step kernel into
 /// derived columns.

@@ -79,6 +79,12 @@ struct Net<'c, 'p> {
     /// Per population, the train of each Poisson generator (empty for
     /// other populations).
     trains: Vec<Vec<Train>>,
+    /// Per projection, where each row splits between the threads' chunks
+    /// of the target population: `cuts[k][r * (T + 1) + t]` is the offset
+    /// in row `r` of the first synapse into thread `t`'s chunk (`t = T`:
+    /// the row length). Empty with one thread, whose chunk takes every row
+    /// whole.
+    cuts: Vec<Vec<u32>>,
 }
 
 /// The spike counts per step of one Poisson generator's trains.
@@ -319,7 +325,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
             .collect::<Result<_, _>>()?;
         let plastic: Vec<Option<Plastic>> =
             projections.iter_mut().map(|p| p.plastic.take()).collect();
-        let buffered = plastic.iter().map(Option::is_none).collect();
+        let buffered: Vec<bool> = plastic.iter().map(Option::is_none).collect();
         let mut incoming = vec![Vec::new(); compiled.populations.len()];
         for (k, p) in projections.iter().enumerate() {
             incoming[p.target].push(k);
@@ -327,7 +333,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
         let inboxes = inboxes(compiled, &projections, &mut columns)?;
         let threads = compiled.threads.max(1);
         let mut shares: Vec<Vec<Chunk>> = (0..threads).map(|_| Vec::new()).collect();
-        let mut bounds = Vec::new();
+        let mut bounds: Vec<Vec<usize>> = Vec::new();
         for ((cols, inbox), p) in columns.into_iter().zip(inboxes).zip(&compiled.populations) {
             let size = match p.kind {
                 CompiledKind::Neuron { .. } => p.size as usize,
@@ -366,17 +372,26 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 });
             }
         }
+        let cuts = projections
+            .iter()
+            .zip(&buffered)
+            .map(|(proj, &buffered)| match buffered && threads > 1 {
+                true => row_cuts(proj, &bounds[proj.target]),
+                false => Vec::new(),
+            })
+            .collect();
         let mut sim = Simulation {
             compiled,
             net: Net {
                 compiled,
                 shares: shares.into_iter().map(Mutex::new).collect(),
                 bounds,
-                projections,
                 buffered,
                 incoming,
                 step_spikes: RwLock::new(vec![Vec::new(); compiled.populations.len()]),
                 trains,
+                cuts,
+                projections,
             },
             recorders,
             spike_counts: vec![0; compiled.populations.len()],
@@ -535,7 +550,7 @@ impl Net<'_, '_> {
         if command & PROPAGATE != 0 {
             let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
             for (p, chunk) in share.iter_mut().enumerate() {
-                chunk.events += self.propagate(p, chunk, &spikes, n - 1);
+                chunk.events += self.propagate(k, p, chunk, &spikes, n - 1);
             }
         }
         if command & DELIVER_ONLY != 0 {
@@ -568,8 +583,9 @@ impl Net<'_, '_> {
     /// ring buffers of `chunk` of population `p`: from every projection
     /// into it (in network order), the synapses of each spiking neuron (in
     /// index order) that end in the chunk; from a Poisson generator, every
-    /// synapse with its own count. Returns the number of events.
-    fn propagate(&self, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>], m: u64) -> u64 {
+    /// synapse with its own count. `chunk` is thread `t`'s. Returns the
+    /// number of events.
+    fn propagate(&self, t: usize, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>], m: u64) -> u64 {
         let mut events = 0u64;
         let mut counts: Vec<u32> = Vec::new();
         for &k in &self.incoming[p] {
@@ -577,23 +593,18 @@ impl Net<'_, '_> {
             if !self.buffered[k] {
                 continue;
             }
-            // The chunk's neurons in the projection's target coordinates.
-            let lo = (chunk.start as i64 - i64::from(proj.target_start)).max(0) as u32;
-            let hi =
-                ((chunk.start + chunk.len) as i64 - i64::from(proj.target_start)).max(0) as u32;
-            if lo >= hi {
-                continue;
-            }
             // This chunk's part of row `local`: CSR index of its first
-            // synapse, and its targets (rows are sorted by target).
+            // synapse, and its targets.
+            let cuts = &self.cuts[k];
+            let stride = self.shares.len() + 1;
             let part = |local: u32| -> (usize, &[u32]) {
                 let row_start = proj.csr.row_start[local as usize] as usize;
                 let row = proj.csr.row(local);
-                if lo == 0 && hi as usize >= row.last().map_or(0, |&j| j as usize + 1) {
+                if cuts.is_empty() {
                     (row_start, row)
                 } else {
-                    let a = row.partition_point(|&j| j < lo);
-                    let b = row.partition_point(|&j| j < hi);
+                    let at = local as usize * stride + t;
+                    let (a, b) = (cuts[at] as usize, cuts[at + 1] as usize);
                     (row_start + a, &row[a..b])
                 }
             };
@@ -889,6 +900,29 @@ impl Net<'_, '_> {
 /// (CSR indices; `targets` their target neurons, all in `chunk`) to the
 /// chunk's ring buffers, each `counts[s]` times when given (a Poisson
 /// generator's trains), else once. Returns the number of events.
+/// For each row of `proj`, the offsets where it crosses into each chunk of
+/// the target population (`bounds`: each chunk's first neuron, then the
+/// size), and its length; see `Net::cuts`.
+fn row_cuts(proj: &CompiledProjection, bounds: &[usize]) -> Vec<u32> {
+    let start = proj.target_start as usize;
+    let local: Vec<u32> = bounds[..bounds.len() - 1]
+        .iter()
+        .map(|&b| b.saturating_sub(start) as u32)
+        .collect();
+    let mut cuts = Vec::with_capacity(proj.source_len as usize * bounds.len());
+    for r in 0..proj.source_len {
+        let row = proj.csr.row(r);
+        // Rows are sorted by target.
+        cuts.extend(
+            local
+                .iter()
+                .map(|&lo| row.partition_point(|&j| j < lo) as u32),
+        );
+        cuts.push(row.len() as u32);
+    }
+    cuts
+}
+
 fn deliver_row(
     chunk: &mut Chunk,
     proj: &CompiledProjection,
