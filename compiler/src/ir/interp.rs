@@ -381,13 +381,7 @@ pub fn math(m: MathFn, a: &[f64]) -> f64 {
                 0.0
             }
         }
-        MathFn::Exprel => {
-            if a[0] == 0.0 {
-                1.0
-            } else {
-                a[0].exp_m1() / a[0]
-            }
-        }
+        MathFn::Exprel => super::exprel::exprel(a[0]),
         MathFn::Pow => a[0].powf(a[1]),
     }
 }

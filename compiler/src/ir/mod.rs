@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod expm;
+pub mod exprel;
 mod fold;
 pub use fold::optimize;
 pub mod interp;

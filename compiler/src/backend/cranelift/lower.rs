@@ -525,8 +525,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         match self.ir.exprs.get(h) {
             Expr::Random(..) | Expr::Binary(BinaryOp::Pow, ..) => false,
             Expr::Math(m, xs) => {
-                let calls =
-                    matches!(math::lowering(*m), Lowering::Call { .. }) || *m == MathFn::Exprel;
+                let calls = matches!(math::lowering(*m), Lowering::Call { .. });
                 !calls && operands(xs)
             }
             Expr::Unary(_, a) | Expr::RoundToInt(a) => operands(&[*a]),
@@ -960,14 +959,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 let one = self.b.ins().f64const(1.0);
                 let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
                 self.b.ins().select(pos, one, zero)
-            }
-            MathFn::Exprel => {
-                let e = self.call(math::EXPM1, &[a[0]]);
-                let q = self.b.ins().fdiv(e, a[0]);
-                let zero = self.b.ins().f64const(0.0);
-                let one = self.b.ins().f64const(1.0);
-                let at_zero = self.b.ins().fcmp(FloatCC::Equal, a[0], zero);
-                self.b.ins().select(at_zero, one, q)
             }
             // Calls, handled above.
             _ => a[0],

@@ -4,7 +4,8 @@
 //! The calls go to `extern "C"` wrappers of the `f64` methods that
 //! [`crate::ir::interp::math`] uses, so the JIT and the interpreter compute
 //! every transcendental function with the same library code (in an optimised
-//! build each wrapper is a jump to the libm function of the same name).
+//! build each wrapper is a jump to the libm function of the same name;
+//! `exprel` is nmlc's own, [`crate::ir::exprel`]).
 
 use crate::ir::MathFn;
 
@@ -45,6 +46,7 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
         MathFn::Atan => call("atan", 1),
         MathFn::Atan2 => call("atan2", 2),
         MathFn::Pow => call("pow", 2),
+        MathFn::Exprel => call("exprel", 1),
         MathFn::Sqrt
         | MathFn::Abs
         | MathFn::Floor
@@ -54,13 +56,9 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
         | MathFn::Max
         | MathFn::Clip
         | MathFn::Sign
-        | MathFn::Heaviside
-        | MathFn::Exprel => Lowering::Inline,
+        | MathFn::Heaviside => Lowering::Inline,
     }
 }
-
-/// The symbol `exprel` calls for `expm1`.
-pub(super) const EXPM1: &str = "expm1";
 
 /// The symbol `Rem`'s sibling `Pow` (the `^` operator) calls.
 pub(super) const POW: &str = "pow";
@@ -116,16 +114,20 @@ extern "C" fn atan2(y: f64, x: f64) -> f64 {
 extern "C" fn pow(x: f64, y: f64) -> f64 {
     x.powf(y)
 }
+extern "C" fn exprel(x: f64) -> f64 {
+    crate::ir::exprel::exprel(x)
+}
 
 /// Every symbol the generated code may import, with its address. Each is
 /// listed explicitly: nothing is looked up in the process by name.
-pub(super) fn symbols() -> [(&'static str, *const u8); 17] {
+pub(super) fn symbols() -> [(&'static str, *const u8); 18] {
     type Unary = extern "C" fn(f64) -> f64;
     type Binary = extern "C" fn(f64, f64) -> f64;
     let unary = |f: Unary| f as *const u8;
     let binary = |f: Binary| f as *const u8;
     [
         ("exp", unary(exp)),
+        ("exprel", unary(exprel)),
         ("expm1", unary(expm1)),
         ("log", unary(log)),
         ("log10", unary(log10)),

@@ -73,9 +73,10 @@
 //! - **Math functions** ([`math`]): `sqrt`, `abs`, `floor`, `ceil` are native
 //!   instructions (IEEE-exact, as in Rust); `min`/`max`/`clip` are compares
 //!   and selects that ignore a NaN operand like `f64::min`; `round` is
-//!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`,
-//!   `exprel` are selects; the transcendental functions are imported symbols
-//!   (`exp`, `expm1`, `log`, …, `pow`) registered with [`JITBuilder::symbol`]
+//!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`
+//!   are selects; the transcendental functions are imported symbols
+//!   (`exp`, `expm1`, `log`, …, `pow`, and nmlc's own `exprel`) registered
+//!   with [`JITBuilder::symbol`]
 //!   and bound to `extern "C"` wrappers of the very `f64` methods the
 //!   interpreter calls, so both use the same libm. `Rem` is
 //!   `a - b * floor(a / b)`, `RoundToInt` is `round` then the saturating
