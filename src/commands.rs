@@ -1,17 +1,18 @@
 //! The subcommands.
 
 use crate::plot;
+use crate::progress::Monitor;
 use crate::{BackendArg, DiagnosticFormat, IrFormat, PrecisionArg, ResultFormat, RunArgs};
 use nmlc_compiler::backend::Backend;
 use nmlc_compiler::diagnostics::{Diagnostic, render};
 use nmlc_compiler::ir::lower::PopulationSpec;
 use nmlc_compiler::ir::{Precision, compile_neuron};
 use nmlc_compiler::loader::DiskReader;
-use nmlc_compiler::model::SolverKind;
 use nmlc_compiler::units::{Dim, lookup_unit};
 use nmlc_compiler::{Compilation, compile_paths, compile_stdlib};
 use nmlc_runtime::network::{
-    self, CompiledKind, CompiledNetwork, OutputFormat, RunError, RunOptions, Simulation, SweepValue,
+    self, CompiledKind, CompiledNetwork, History, LOOK_BACK_LIMIT_S, OutputFormat, RunError,
+    RunOptions, Simulation, SweepValue,
 };
 use nmlc_runtime::output::{OutputDir, TimingSummary};
 use std::io::IsTerminal;
@@ -108,15 +109,6 @@ pub fn doc(model: Option<&str>) -> ExitCode {
     }
 }
 
-/// The name of a solver as written in NML (`exact`, `rk45`).
-fn solver_name(kind: SolverKind) -> &'static str {
-    SolverKind::ALL
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map(|(name, _)| *name)
-        .unwrap_or("?")
-}
-
 /// Prints, per neuron model, the solver chosen with default parameters.
 fn explain_solvers(c: &Compilation) {
     let mut out = String::new();
@@ -126,7 +118,7 @@ fn explain_solvers(c: &Compilation) {
             Ok((ir, _)) => format!(
                 "{}: solver {}: {}\n",
                 model.name,
-                solver_name(ir.solver.kind),
+                ir.solver.kind.name(),
                 ir.solver.reason
             ),
             Err(d) => format!(
@@ -340,15 +332,28 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return report_run_error(&c, &e),
     };
     let build_s = started.elapsed().as_secs_f64();
-    say(format!("build {build_s:.3} s: {} neuron(s)", sim.neurons()));
-
-    let started = Instant::now();
-    let outcome = sim.run();
-    let simulate_s = started.elapsed().as_secs_f64();
+    // Plain digits: bench/run_peers.py reads `(\d+) synapse`.
     say(format!(
-        "simulate {simulate_s:.3} s: {} step(s), {} spike(s)",
-        compiled.steps(),
-        sim.total_spikes()
+        "build {build_s:.3} s: {} neuron(s), {} synapse(s)",
+        sim.neurons(),
+        sim.synapses()
+    ));
+
+    crate::interrupt::install();
+    let mut monitor = Monitor::new(args.progress, args.quiet, String::new());
+    let started = Instant::now();
+    let outcome = sim.run_observed(&mut |p| monitor.observe(p));
+    let simulate_s = started.elapsed().as_secs_f64();
+    monitor.finish();
+    let reached = sim.progress();
+    let steps_text = if reached.steps_done < reached.steps {
+        format!("{} of {} step(s)", reached.steps_done, reached.steps)
+    } else {
+        format!("{} step(s)", reached.steps)
+    };
+    say(format!(
+        "simulate {simulate_s:.3} s: {steps_text}, {} spike(s)",
+        reached.spikes
     ));
 
     let timing = TimingSummary {
@@ -361,7 +366,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
         ResultFormat::Npz => OutputFormat::Npz,
     };
     let reproducibility = crate::reproducibility::of_run(&c, compiled.network, &args.file);
-    match sim.write(&dir, format, timing, &reproducibility) {
+    let written = sim.write(&dir, format, timing, &reproducibility);
+    // The network's memory is given back before a NaN is looked into.
+    drop(sim);
+    match written {
         Ok(files) => say(format!(
             "wrote {} file(s) to {}",
             files.len(),
@@ -375,15 +383,47 @@ pub fn run(args: &RunArgs) -> ExitCode {
         .then(|| write_plot(dir.path(), None, plot::ImageFormats::BOTH, args.quiet))
         .and_then(Result::err);
     match outcome {
+        Ok(()) if reached.steps_done < reached.steps => {
+            eprintln!(
+                "nmlc: interrupted at t = {} ms of {} ms; the results up to then are in {}",
+                nmlc_runtime::output::grid_time(reached.steps_done, compiled.dt_ms),
+                compiled.duration_ms,
+                dir.path().display()
+            );
+            ExitCode::from(crate::interrupt::EXIT_INTERRUPTED)
+        }
         Ok(()) => plot_failure.map_or(ExitCode::SUCCESS, ExitCode::from),
-        Err(e) => {
+        Err(mut e) => {
             eprintln!(
                 "nmlc: the results up to the stop are in {}",
                 dir.path().display()
             );
+            look_back(&mut e, &compiled, simulate_s, &say);
             report_run_error(&c, &e)
         }
     }
+}
+
+/// For a NaN or infinite state, finds its last finite value by running
+/// the network again (see [`RunError::look_back`]), saying so when that
+/// may take a while.
+pub(crate) fn look_back(
+    e: &mut RunError,
+    compiled: &CompiledNetwork,
+    simulate_s: f64,
+    say: &impl Fn(String),
+) {
+    if let RunError::NonFinite(fault) = e
+        && fault.history == History::NotLookedFor
+        && (1.0..=LOOK_BACK_LIMIT_S).contains(&simulate_s)
+    {
+        say(format!(
+            "running the network again to t = {} ms to find the last finite value of `{}`",
+            fault.last_time_ms(),
+            fault.variable
+        ));
+    }
+    e.look_back(compiled, simulate_s);
 }
 
 /// What `nmlc run` says about a compiled network: one line for the
@@ -407,7 +447,7 @@ pub(crate) fn describe_compiled(compiled: &CompiledNetwork) -> (String, Vec<Stri
                 p.name,
                 ir.model,
                 p.size,
-                solver_name(ir.solver.kind),
+                ir.solver.kind.name(),
                 ir.solver.reason
             )),
             _ => None,
@@ -490,7 +530,7 @@ pub fn ir(file: &Path, network_name: Option<&str>, format: IrFormat) -> ExitCode
                             p.name,
                             ir.model,
                             p.size,
-                            solver_name(ir.solver.kind),
+                            ir.solver.kind.name(),
                             ir.solver.reason
                         ));
                         out.push_str(&nmlc_compiler::ir::print::print(ir));

@@ -6,8 +6,10 @@
 //! memory, a backend that cannot compile, a bug), 130 interrupted.
 
 mod commands;
+mod interrupt;
 mod plot;
 mod preflight;
+mod progress;
 mod reproducibility;
 mod sweep;
 
@@ -57,6 +59,17 @@ pub enum ResultFormat {
     Csv,
     /// One NumPy archive, results.npz.
     Npz,
+}
+
+/// When `nmlc run` shows the progress of the simulation.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProgressArg {
+    /// A progress bar when stderr is a terminal and not `--quiet`.
+    Auto,
+    /// Always: a bar on a terminal, else a plain line every second.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Which images `nmlc plot` writes.
@@ -146,6 +159,11 @@ pub struct RunArgs {
     /// Run even if the memory estimate exceeds the memory available.
     #[arg(long)]
     pub force: bool,
+    /// Show the progress of the simulation on stderr: `auto` (a bar on a
+    /// terminal, unless --quiet), `always` (plain lines when not a
+    /// terminal), `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

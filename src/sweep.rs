@@ -4,10 +4,11 @@
 //! [`nmlc_runtime::network::Sweep`]).
 
 use crate::commands::{
-    describe_compiled, load_timed, open_output, options_but_set, parse_set, report_run_error,
-    sayer, write_plot,
+    describe_compiled, load_timed, look_back, open_output, options_but_set, parse_set,
+    report_run_error, sayer, write_plot,
 };
 use crate::plot::ImageFormats;
+use crate::progress::Monitor;
 use crate::{ResultFormat, RunArgs};
 use nmlc_runtime::network::{OutputFormat, PointResult, RunError, SWEEP_CSV, Sweep, SweepAxis};
 use nmlc_runtime::output::OutputDir;
@@ -16,8 +17,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// `nmlc sweep FILE …`: exit code 3 if any run failed (the others still
-/// ran and are in `sweep.csv`). `--max-record` and the memory estimate are
-/// checked once, before the first run; `--plot` draws each run.
+/// ran and are in `sweep.csv`), 130 if a signal stopped a run (no later
+/// run is started). `--max-record` and the memory estimate are checked
+/// once, before the first run; `--plot` draws each run.
 pub fn sweep(args: &RunArgs) -> ExitCode {
     let parsed = options_but_set(args).and_then(|options| {
         let axes = args
@@ -71,15 +73,19 @@ pub fn sweep(args: &RunArgs) -> ExitCode {
     let reproducibility = crate::reproducibility::of_run(&c, sweep.compiled().network, &args.file);
     let mut results: Vec<PointResult> = Vec::with_capacity(runs);
     let mut plot_failure = None;
+    crate::interrupt::install();
     for point in 0..runs {
         let name = sweep.folder_name(point);
-        let result = match OutputDir::create(dir.path().join(&name), args.overwrite) {
+        let progress = format!("[{}/{runs}] {name}", point + 1);
+        let mut monitor = Monitor::new(args.progress, args.quiet, format!("{progress}: "));
+        let mut result = match OutputDir::create(dir.path().join(&name), args.overwrite) {
             Ok(run_dir) => sweep.run_point(
                 point,
                 &run_dir,
                 format,
                 check_s + compile_s,
                 &reproducibility,
+                &mut |p| monitor.observe(p),
             ),
             Err(e) => PointResult {
                 point,
@@ -88,12 +94,18 @@ pub fn sweep(args: &RunArgs) -> ExitCode {
                 error: Some(RunError::Output(e)),
             },
         };
-        let progress = format!("[{}/{runs}] {name}", point + 1);
+        monitor.finish();
+        if let (Some(e), Some(summary)) = (&mut result.error, &result.summary) {
+            look_back(e, sweep.compiled(), summary.timing_s.simulate, &say);
+        }
+        let interrupted =
+            result.error.is_none() && result.summary.as_ref().is_some_and(|s| s.interrupted);
         match (&result.error, &result.summary) {
             (None, Some(summary)) => say(format!(
-                "{progress}: build {:.3} s, simulate {:.3} s, {}",
+                "{progress}: build {:.3} s, simulate {:.3} s{}, {}",
                 summary.timing_s.build,
                 summary.timing_s.simulate,
+                if interrupted { " (interrupted)" } else { "" },
                 sweep
                     .compiled()
                     .populations
@@ -118,6 +130,14 @@ pub fn sweep(args: &RunArgs) -> ExitCode {
         // Rewritten after every run, so an interrupted sweep keeps its table.
         if let Err(e) = sweep.write_table(&dir, &results) {
             return report_run_error(&c, &e);
+        }
+        if interrupted || crate::interrupt::requested() {
+            eprintln!(
+                "nmlc: interrupted during run {progress}; {} has the {} run(s) done so far",
+                dir.path().join(SWEEP_CSV).display(),
+                results.len()
+            );
+            return ExitCode::from(crate::interrupt::EXIT_INTERRUPTED);
         }
     }
     say(format!(

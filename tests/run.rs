@@ -4,30 +4,8 @@
 
 mod common;
 
-use common::{nmlc, read, scratch, text};
+use common::{nmlc, read, scratch, scratch_model, spikes, summary, text};
 use std::path::{Path, PathBuf};
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
-}
-
-/// `(population, neuron, time_ms)` rows of `spikes.csv`, after checking the header.
-fn spikes(dir: &Path) -> Vec<(String, u32, f64)> {
-    let table = read(&dir.join("spikes.csv"));
-    let mut lines = table.lines();
-    assert_eq!(lines.next(), Some("population,neuron,time_ms"));
-    lines
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 3, "{l}");
-            (
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// Runs examples/lif_analytic.nml with `backend`; `None` if the backend is
 /// not available on this build (reported, not failed).
@@ -307,11 +285,10 @@ network Features {
 }
 "#;
 
-#[test]
-fn sources_slices_rates_and_intervals() {
-    let dir = scratch("features");
-    let file = dir.join("features.nml");
-    std::fs::write(&file, FEATURES).unwrap();
+/// Runs `model` (written into a scratch folder `name`) quietly with the
+/// interpreter; returns what it did and the result folder.
+fn run_interp(name: &str, model: &str) -> (common::Run, PathBuf) {
+    let (dir, file) = scratch_model(name, model);
     let out = dir.join("out");
     let r = nmlc(&[
         "run",
@@ -322,6 +299,12 @@ fn sources_slices_rates_and_intervals() {
         "--backend",
         "interp",
     ]);
+    (r, out)
+}
+
+#[test]
+fn sources_slices_rates_and_intervals() {
+    let (r, out) = run_interp("features", FEATURES);
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     let rows = spikes(&out);
@@ -362,16 +345,7 @@ fn sources_slices_rates_and_intervals() {
     assert_eq!(s["populations"]["P"]["size"], 10);
 
     // The same seed gives the same run.
-    let again = dir.join("again");
-    let r = nmlc(&[
-        "run",
-        "-q",
-        text(&file),
-        "-o",
-        text(&again),
-        "--backend",
-        "interp",
-    ]);
+    let (r, again) = run_interp("features-again", FEATURES);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         read(&out.join("spikes.csv")),
@@ -412,12 +386,26 @@ fn an_interval_off_the_grid_is_a_model_error() {
     );
 }
 
+/// [`run_interp`] of a model that stops on a NaN or infinity; returns its
+/// stderr with runs of white space made one space (the report wraps long
+/// lines) and the result folder.
+fn run_to_fault(name: &str, model: &str) -> (String, PathBuf) {
+    let (r, out) = run_interp(name, model);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("nml::non_finite"), "{}", r.stderr);
+    assert_eq!(
+        summary(&out)["interrupted"],
+        true,
+        "the results up to the stop are written"
+    );
+    let flat = r.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    (flat, out)
+}
+
 #[test]
 fn a_state_that_blows_up_stops_the_run() {
-    let dir = scratch("blowup");
-    let file = dir.join("blowup.nml");
-    std::fs::write(
-        &file,
+    let (stderr, out) = run_to_fault(
+        "blowup",
         r#"
 neuron Runaway {
     parameters { tau: ms = 1 ms }
@@ -431,25 +419,95 @@ network Blowup {
     record x of P
 }
 "#,
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let r = nmlc(&[
-        "run",
-        "-q",
-        text(&file),
-        "-o",
-        text(&out),
-        "--backend",
-        "interp",
-    ]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    for part in ["`x`", "neuron 0", "population `P`", "t = "] {
-        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
-    }
-    assert_eq!(
-        summary(&out)["interrupted"],
-        true,
-        "the results up to the stop are written"
     );
+    for part in [
+        "`x` of neuron 0 of population `P` became inf at t = 2.2 ms",
+        "equations { x' = x * x / tau }",
+        "an explicit solver is chosen here",
+        // x(2.1 ms), what the trace recorded last.
+        "its last finite value was x = 3.192e206 at t = 2.1 ms",
+        "dt = 0.1 ms is probably too large for the explicit solver `euler`",
+        "`--dt 0.01ms`",
+    ] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    // The trace ends with the fault; the sample before it is the value
+    // found by running again.
+    let trace = read(&out.join("trace_P_x.csv"));
+    let rows: Vec<&str> = trace.lines().rev().take(2).collect();
+    assert!(rows[0].starts_with("2.2,inf"), "{trace}");
+    let recorded: f64 = rows[1].split(',').nth(1).unwrap().parse().unwrap();
+    assert!(rows[1].starts_with("2.1,"), "{trace}");
+    assert_eq!(format!("{recorded:.3e}"), "3.192e206");
+}
+
+/// A model that stops on a NaN or infinity, and what the report says.
+struct FaultCase {
+    name: &'static str,
+    model: &'static str,
+    says: &'static [&'static str],
+    not: &'static str,
+}
+
+const FAULTS: &[FaultCase] = &[
+    // The midpoint method on x' = -x/tau multiplies x by 1 - h + h²/2 =
+    // 1.625 per step (h = dt/tau = 2.5): it grows until it overflows.
+    FaultCase {
+        name: "unstable",
+        model: "
+neuron Decay {
+    parameters { tau: ms = 1 ms }
+    state { x: mV = 1 mV }
+    equations { x' = -x / tau }
+    solver rk2
+}
+network D {
+    dt = 2.5 ms
+    duration = 10 s
+    P = Decay(3)
+}
+",
+        says: &[
+            "`x` of neuron 0 of population `P` became inf",
+            "its last finite value was x = ",
+            " mV at t = ",
+            "dt = 2.5 ms is probably too large for the explicit solver `rk2`",
+        ],
+        not: "in one step",
+    },
+    // x reaches zero between two steps and Euler steps past it: the square
+    // root of the negative value is NaN.
+    FaultCase {
+        name: "sqrt",
+        model: "
+neuron Root {
+    parameters { tau: ms = 1 ms }
+    state { x = 1 }
+    equations { x' = -sqrt(x) / tau }
+    solver euler
+}
+network S {
+    duration = 100 ms
+    P = Root(1)
+}
+",
+        says: &[
+            "`x` of neuron 0 of population `P` became NaN at t = 1.9 ms",
+            "its last finite value was x = -0.000874 at t = 1.8 ms",
+            "it went from an ordinary value to NaN in one step",
+            "square root of a negative number",
+        ],
+        not: "too large",
+    },
+];
+
+#[test]
+fn the_report_of_a_nan_names_the_last_finite_value_and_the_likely_cause() {
+    for case in FAULTS {
+        let (stderr, _) = run_to_fault(case.name, case.model);
+        for part in case.says {
+            assert!(stderr.contains(part), "{}: {part}: {stderr}", case.name);
+        }
+        assert!(!stderr.contains(case.not), "{}: {stderr}", case.name);
+    }
 }

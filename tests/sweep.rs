@@ -359,6 +359,12 @@ network G {
         .collect();
     assert_eq!(status, ["ok", "failed", "ok"], "{table}");
     assert!(table.contains("became inf"), "{table}");
+    // Found by running the point again: x grows by e^100 per step.
+    assert!(table.contains("its last finite value was x = "), "{table}");
+    assert!(
+        table.contains("grew without bound under the solver `exact`"),
+        "{table}"
+    );
     assert!(out.join("P.tau=20ms").join("summary.json").is_file());
     assert!(out.join("P.tau=1us").join("summary.json").is_file());
 }

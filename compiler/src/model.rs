@@ -480,6 +480,14 @@ impl SolverKind {
         ("rk45", SolverKind::Rk45),
         ("euler_maruyama", SolverKind::EulerMaruyama),
     ];
+
+    /// The name written in NML (`exact`, `rk45`).
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(name, _)| *name)
+    }
 }
 
 /// A solver and its options.

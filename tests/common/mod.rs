@@ -50,6 +50,15 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes `model` as `model.nml` into a new scratch folder `name`;
+/// returns the folder and the file.
+pub fn scratch_model(name: &str, model: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let file = dir.join("model.nml");
+    std::fs::write(&file, model).expect("write the model");
+    (dir, file)
+}
+
 /// A scratch path as a command-line argument.
 pub fn text(path: &Path) -> &str {
     path.to_str().expect("scratch paths are UTF-8")
@@ -58,4 +67,28 @@ pub fn text(path: &Path) -> &str {
 /// A file's text; a missing file fails the test.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// `summary.json` of a result folder.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(&dir.join("summary.json"))).expect("summary.json is JSON")
+}
+
+/// `(population, neuron, time_ms)` rows of `spikes.csv`, after checking
+/// the header; a row that is not three fields fails the test.
+pub fn spikes(dir: &Path) -> Vec<(String, u32, f64)> {
+    let table = read(&dir.join("spikes.csv"));
+    let mut lines = table.lines();
+    assert_eq!(lines.next(), Some("population,neuron,time_ms"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 3, "{l}");
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
 }

@@ -3,6 +3,8 @@
 use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::source::Span;
 
+use super::compile::CompiledNetwork;
+use super::fault::NonFinite;
 use super::values::ValueError;
 use crate::output::OutputError;
 
@@ -42,19 +44,8 @@ pub enum RunError {
         /// What the backend said.
         message: String,
     },
-    /// A state variable became NaN or infinite.
-    NonFinite {
-        /// The population.
-        population: String,
-        /// The neuron index.
-        neuron: u32,
-        /// The variable.
-        variable: String,
-        /// Its value.
-        value: f64,
-        /// The time of the state, ms (the end of the step that produced it).
-        time_ms: f64,
-    },
+    /// A state variable became NaN or infinite (see [`NonFinite`]).
+    NonFinite(Box<NonFinite>),
     /// Writing the results failed.
     Output(OutputError),
 }
@@ -78,6 +69,7 @@ impl RunError {
                 .at(*span, "not supported yet")
                 .help("`nmlc check` accepts this network; running it needs a later version"),
             ),
+            RunError::NonFinite(fault) => Some(fault.diagnostic()),
             _ => None,
         }
     }
@@ -90,6 +82,16 @@ impl RunError {
             RunError::Output(OutputError::NotEmpty { .. }) => 2,
             RunError::Backend { .. } => 3,
             _ => 1,
+        }
+    }
+
+    /// For a NaN or infinite state, finds its last finite value (see
+    /// [`NonFinite::look_back`]); other errors are left as they are.
+    /// `compiled` is the network that ran; `simulate_s` the wall-clock
+    /// time the run took.
+    pub fn look_back(&mut self, compiled: &CompiledNetwork, simulate_s: f64) {
+        if let RunError::NonFinite(fault) = self {
+            fault.look_back(compiled, simulate_s);
         }
     }
 
@@ -155,17 +157,7 @@ impl std::fmt::Display for RunError {
                     "the {backend} backend cannot compile population `{population}`: {message}"
                 )
             }
-            RunError::NonFinite {
-                population,
-                neuron,
-                variable,
-                value,
-                time_ms,
-            } => write!(
-                f,
-                "`{variable}` of neuron {neuron} of population `{population}` became {value} at t = {time_ms} ms; \
-                 the simulation stopped (a smaller dt, another solver or different parameters may help)"
-            ),
+            RunError::NonFinite(fault) => write!(f, "{fault}"),
             RunError::Output(e) => write!(f, "{e}"),
         }
     }

@@ -30,6 +30,7 @@
 mod compile;
 mod error;
 pub mod estimate;
+mod fault;
 pub mod plastic;
 pub mod projection;
 mod record;
@@ -45,6 +46,7 @@ pub use compile::{
     DEFAULT_SEED, ParamPlan, RunOptions, compile, compile_ir, select_network,
 };
 pub use error::RunError;
+pub use fault::{History, LOOK_BACK_LIMIT_S, LikelyCause, NonFinite};
 pub use simulation::{Progress, STATE_SLOT, Simulation};
 pub use sweep::{PointResult, SWEEP_CSV, Sweep, SweepAxis, SweepValue};
 pub use write::{OutputFormat, RESULTS_NPZ};

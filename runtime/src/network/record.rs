@@ -70,7 +70,17 @@ pub(crate) struct Recorders {
 }
 
 impl Recorders {
-    /// The recorders of a compiled network, with nothing recorded yet.
+    /// No recorders, for a network of `populations` populations that is
+    /// run only to look at its state.
+    pub fn none(populations: usize) -> Recorders {
+        Recorders {
+            spike_mask: vec![None; populations],
+            spikes: vec![Vec::new(); populations],
+            traces: Vec::new(),
+            rates: Vec::new(),
+        }
+    }
+
     /// Records the spikes of `population` in step `step` (stamped at its
     /// end) and counts them into the population-rate bins.
     pub fn record_spikes(&mut self, population: usize, step: u64, spiked: &[u32]) {
@@ -92,6 +102,7 @@ impl Recorders {
         }
     }
 
+    /// The recorders of a compiled network, with nothing recorded yet.
     pub fn new(c: &CompiledNetwork) -> Result<Recorders, RunError> {
         let n_pop = c.populations.len();
         let mut r = Recorders {

@@ -10,6 +10,7 @@ use nmlc_compiler::ir::interp::Interpreter;
 
 use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
 use super::error::RunError;
+use super::fault::NonFinite;
 use super::plastic::Plastic;
 use super::projection::{CompiledProjection, EffectTarget, Weights, build_projection};
 use super::record::{Recorders, TraceSource};
@@ -230,6 +231,22 @@ impl<'c, 'p> Simulation<'c, 'p> {
     /// state `k` from slot `2^32 + k`, so adding or removing one override
     /// never changes the numbers drawn for another.
     pub fn build(compiled: &'c CompiledNetwork<'p>) -> Result<Simulation<'c, 'p>, RunError> {
+        Simulation::assemble(compiled, Recorders::new(compiled)?)
+    }
+
+    /// [`Simulation::build`] without recorders: for running a network
+    /// again to look at its state (see [`super::fault`]).
+    pub(crate) fn build_unrecorded(
+        compiled: &'c CompiledNetwork<'p>,
+    ) -> Result<Simulation<'c, 'p>, RunError> {
+        Simulation::assemble(compiled, Recorders::none(compiled.populations.len()))
+    }
+
+    /// [`Simulation::build`] with the given recorders.
+    fn assemble(
+        compiled: &'c CompiledNetwork<'p>,
+        recorders: Recorders,
+    ) -> Result<Simulation<'c, 'p>, RunError> {
         let mut columns = Vec::new();
         for (p_index, p) in compiled.populations.iter().enumerate() {
             let CompiledKind::Neuron {
@@ -319,7 +336,6 @@ impl<'c, 'p> Simulation<'c, 'p> {
             }
             columns.push(cols);
         }
-        let recorders = Recorders::new(compiled)?;
         let mut projections: Vec<CompiledProjection> = (0..compiled.network.projections.len())
             .map(|k| build_projection(compiled, k))
             .collect::<Result<_, _>>()?;
@@ -431,6 +447,41 @@ impl<'c, 'p> Simulation<'c, 'p> {
         self.spike_counts.iter().sum()
     }
 
+    /// How far the run has come.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            steps_done: self.steps_done,
+            steps: self.compiled.steps(),
+            t_ms: self.t_reached_ms(),
+            spikes: self.total_spikes(),
+        }
+    }
+
+    /// The synapses of all projections.
+    pub fn synapses(&self) -> u64 {
+        self.projections().iter().map(|p| p.csr.len() as u64).sum()
+    }
+
+    /// The value of state `k` (an IR state index) of neuron `i` of
+    /// population `p` now; `None` if it has no storage.
+    pub(crate) fn state_value(&self, p: usize, k: u32, i: usize) -> Option<f64> {
+        let CompiledKind::Neuron { verified, .. } = &self.compiled.populations[p].kind else {
+            return None;
+        };
+        let b = verified.binding(Place::State(k))?;
+        let mut chunks = self.net.lock();
+        let (chunk, local) = chunks.at(p, i);
+        Some(chunk.cols[b].get(local))
+    }
+
+    /// Runs until `boundary` steps are done (none if they already are).
+    pub(crate) fn run_to(&mut self, boundary: u64) -> Result<(), RunError> {
+        if self.steps_done >= boundary {
+            return Ok(());
+        }
+        self.run_observed(&mut |p| p.steps_done < boundary)
+    }
+
     /// The model time reached (ms).
     pub fn t_reached_ms(&self) -> f64 {
         self.steps_done as f64 * self.compiled.dt_ms
@@ -460,7 +511,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
     /// `observe` is called after every step; when it returns `false` the
     /// run stops there (with `stopped` set, and `Ok`). A NaN or infinite
     /// state stops the run with [`RunError::NonFinite`]; what was recorded
-    /// until then is kept.
+    /// until then is kept, and [`RunError::look_back`] finds the state's
+    /// last finite value.
     pub fn run_observed(
         &mut self,
         observe: &mut dyn FnMut(&Progress) -> bool,
@@ -874,7 +926,7 @@ impl Net<'_, '_> {
     /// stops the run at the step boundary `boundary`.
     fn fault(&self, chunks: &mut Chunks, boundary: u64) -> Option<RunError> {
         for (p, p_info) in self.compiled.populations.iter().enumerate() {
-            let CompiledKind::Neuron { ir, verified, .. } = &p_info.kind else {
+            let CompiledKind::Neuron { verified, .. } = &p_info.kind else {
                 continue;
             };
             for share in chunks.shares.iter() {
@@ -883,13 +935,14 @@ impl Net<'_, '_> {
                     continue;
                 };
                 let b = verified.binding(Place::State(k))?;
-                return Some(RunError::NonFinite {
-                    population: p_info.name.clone(),
-                    neuron: (chunk.start + i) as u32,
-                    variable: ir.states[k as usize].name.clone(),
-                    value: chunk.cols[b].get(i),
-                    time_ms: crate::output::grid_time(boundary, self.compiled.dt_ms),
-                });
+                return Some(RunError::NonFinite(Box::new(NonFinite::new(
+                    self.compiled,
+                    p,
+                    k,
+                    (chunk.start + i) as u32,
+                    chunk.cols[b].get(i),
+                    boundary,
+                ))));
             }
         }
         None

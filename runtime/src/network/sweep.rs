@@ -36,7 +36,7 @@ use super::compile::{
 };
 use super::error::RunError;
 use super::settings::{SetTarget, Swept, network_parameters, resolve_setting};
-use super::simulation::Simulation;
+use super::simulation::{Progress, Simulation};
 use super::write::OutputFormat;
 use crate::output::{OutputDir, Reproducibility, RunSummary, TimingSummary};
 
@@ -235,9 +235,12 @@ impl<'p> Sweep<'p> {
     /// Builds and runs the network with the values of `point` and writes
     /// its results into `dir`. `compile_s`, the time of the one
     /// compilation, and `reproducibility` go into every run's
-    /// `summary.json`. A failure (a
+    /// `summary.json`. `observe` watches the run as in
+    /// [`Simulation::run_observed`] (and may stop it). A failure (a
     /// value that cannot be built, a NaN) is returned in the result; what
-    /// was recorded until a NaN is written, as `nmlc run` does.
+    /// was recorded until a NaN or a stop is written, as `nmlc run` does.
+    /// After a NaN, the compiled network ([`Sweep::compiled`]) still holds
+    /// the point's values, for [`RunError::look_back`].
     pub fn run_point(
         &mut self,
         point: usize,
@@ -245,6 +248,7 @@ impl<'p> Sweep<'p> {
         format: OutputFormat,
         compile_s: f64,
         reproducibility: &Reproducibility,
+        observe: &mut dyn FnMut(&Progress) -> bool,
     ) -> PointResult {
         let failed = |error| PointResult {
             point,
@@ -263,7 +267,7 @@ impl<'p> Sweep<'p> {
         };
         let build = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let outcome = sim.run();
+        let outcome = sim.run_observed(observe);
         let timing = TimingSummary {
             compile: compile_s,
             build,
@@ -286,7 +290,8 @@ impl<'p> Sweep<'p> {
     /// (in the unit the parameter was declared in; as a number without a
     /// declared unit), `rate_<population>_hz` of every population (over the
     /// time reached; empty if the network was not built), `run`, the run's
-    /// folder name (quoted), `status` (`ok` or `failed`) and `error` (why,
+    /// folder name (quoted), `status` (`ok`, `failed`, or `interrupted`
+    /// for a run stopped early without an error) and `error` (why,
     /// quoted; empty if it did not fail).
     pub fn table(&self, results: &[PointResult]) -> String {
         let c = &self.compiled;
@@ -319,7 +324,9 @@ impl<'p> Sweep<'p> {
             }
             // Folder names hold commas.
             row.push(quoted(&self.folder_name(r.point)));
+            let interrupted = r.summary.as_ref().is_some_and(|s| s.interrupted);
             match &r.error {
+                None if interrupted => row.extend(["interrupted".to_string(), String::new()]),
                 None => row.extend(["ok".to_string(), String::new()]),
                 Some(e) => row.extend(["failed".to_string(), quoted(&e.to_string())]),
             }

@@ -98,7 +98,14 @@ fn one_compilation_serves_every_point_and_the_values_take_effect() {
     let mut rates = Vec::new();
     for point in 0..sweep.len() {
         let dir = OutputDir::create(root.path().join(sweep.folder_name(point)), false).unwrap();
-        let r = sweep.run_point(point, &dir, OutputFormat::Csv, 0.0, &Default::default());
+        let r = sweep.run_point(
+            point,
+            &dir,
+            OutputFormat::Csv,
+            0.0,
+            &Default::default(),
+            &mut |_| true,
+        );
         assert!(r.error.is_none(), "{:?}", r.error);
         assert_eq!(
             kernels(sweep.compiled()),

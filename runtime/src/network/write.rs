@@ -99,7 +99,7 @@ impl Simulation<'_, '_> {
                     )
                 })
                 .collect(),
-            synapses: self.projections().iter().map(|p| p.csr.len() as u64).sum(),
+            synapses: self.synapses(),
             synaptic_events: self.synaptic_events,
             timing_s: timing,
             interrupted: self.stopped,
