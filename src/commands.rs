@@ -423,7 +423,10 @@ pub(crate) fn look_back(
             fault.variable
         ));
     }
-    e.look_back(compiled, simulate_s);
+    // A Ctrl-C gives the search up.
+    e.look_back(compiled, simulate_s, &mut |_| {
+        !crate::interrupt::requested()
+    });
 }
 
 /// What `nmlc run` says about a compiled network: one line for the

@@ -5,6 +5,7 @@ use nmlc_compiler::source::Span;
 
 use super::compile::CompiledNetwork;
 use super::fault::NonFinite;
+use super::simulation::Progress;
 use super::values::ValueError;
 use crate::output::OutputError;
 
@@ -88,10 +89,15 @@ impl RunError {
     /// For a NaN or infinite state, finds its last finite value (see
     /// [`NonFinite::look_back`]); other errors are left as they are.
     /// `compiled` is the network that ran; `simulate_s` the wall-clock
-    /// time the run took.
-    pub fn look_back(&mut self, compiled: &CompiledNetwork, simulate_s: f64) {
+    /// time the run took; `go_on` may give the search up.
+    pub fn look_back(
+        &mut self,
+        compiled: &CompiledNetwork,
+        simulate_s: f64,
+        go_on: &mut dyn FnMut(&Progress) -> bool,
+    ) {
         if let RunError::NonFinite(fault) = self {
-            fault.look_back(compiled, simulate_s);
+            fault.look_back(compiled, simulate_s, go_on);
         }
     }
 

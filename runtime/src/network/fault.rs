@@ -25,7 +25,7 @@ use nmlc_compiler::model::SolverKind;
 use nmlc_compiler::source::Span;
 
 use super::compile::{CompiledKind, CompiledNetwork};
-use super::simulation::Simulation;
+use super::simulation::{Progress, Simulation};
 
 /// The longest run (wall-clock seconds up to the fault) that
 /// [`NonFinite::look_back`] runs again to find the last finite value.
@@ -89,6 +89,8 @@ pub enum History {
         /// At `step - 2`.
         before: Option<f64>,
     },
+    /// The run again was stopped (by an interrupt).
+    GivenUp,
     /// The run took too long (wall-clock seconds) to be run again.
     TooLong {
         /// The time the run took up to the fault.
@@ -182,32 +184,56 @@ impl NonFinite {
     /// recorders) and running it to the step before the fault, if the run
     /// took at most [`LOOK_BACK_LIMIT_S`] (`simulate_s`, wall-clock
     /// seconds); otherwise notes that it took too long. `compiled` must be
-    /// the network that ran, with the same values.
-    pub fn look_back(&mut self, compiled: &CompiledNetwork, simulate_s: f64) {
+    /// the network that ran, with the same values. `go_on` is called after
+    /// every step of the run again, as the observer of
+    /// [`Simulation::run_observed`]: when it returns `false` the search is
+    /// given up.
+    pub fn look_back(
+        &mut self,
+        compiled: &CompiledNetwork,
+        simulate_s: f64,
+        go_on: &mut dyn FnMut(&Progress) -> bool,
+    ) {
         if self.history != History::NotLookedFor {
             return;
         }
         self.history = if simulate_s > LOOK_BACK_LIMIT_S {
             History::TooLong { simulate_s }
         } else {
-            match self.replay(compiled) {
-                Ok((last, before)) => History::Found { last, before },
+            match self.replay(compiled, go_on) {
+                Ok(Some((last, before))) => History::Found { last, before },
+                Ok(None) => History::GivenUp,
                 Err(why) => History::Unavailable(why),
             }
         };
     }
 
     /// The values at step boundaries `step - 1` and `step - 2` of a run of
-    /// `compiled` built again.
-    fn replay(&self, compiled: &CompiledNetwork) -> Result<(f64, Option<f64>), String> {
+    /// `compiled` built again; `None` if `go_on` stopped it.
+    fn replay(
+        &self,
+        compiled: &CompiledNetwork,
+        go_on: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<Option<(f64, Option<f64>)>, String> {
         let mut sim = Simulation::build_unrecorded(compiled).map_err(|e| e.to_string())?;
         let (p, k, i) = (self.population_index, self.state, self.neuron as usize);
+        let mut run_to = |sim: &mut Simulation, boundary: u64| -> Result<bool, String> {
+            if sim.progress().steps_done < boundary {
+                sim.run_observed(&mut |p| p.steps_done < boundary && go_on(p))
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(sim.progress().steps_done == boundary)
+        };
         let mut before = None;
         if self.step >= 2 {
-            sim.run_to(self.step - 2).map_err(|e| e.to_string())?;
+            if !run_to(&mut sim, self.step - 2)? {
+                return Ok(None);
+            }
             before = sim.state_value(p, k, i);
         }
-        sim.run_to(self.step - 1).map_err(|e| e.to_string())?;
+        if !run_to(&mut sim, self.step - 1)? {
+            return Ok(None);
+        }
         let last = sim
             .state_value(p, k, i)
             .ok_or("the variable has no storage")?;
@@ -217,7 +243,7 @@ impl NonFinite {
                 self.last_time_ms()
             ));
         }
-        Ok((last, before))
+        Ok(Some((last, before)))
     }
 
     /// Why the value probably stopped being finite, when that can be told.
@@ -279,6 +305,7 @@ impl NonFinite {
                 self.quantity(*last)
             ),
             History::NotLookedFor => "its last finite value was not looked for".to_string(),
+            History::GivenUp => "the search for its last finite value was interrupted".to_string(),
             History::TooLong { simulate_s } => format!(
                 "its last finite value is not known: finding it means running the network again \
                  up to t = {t_last} ms, which is done only for runs of up to {LOOK_BACK_LIMIT_S} s \

@@ -474,14 +474,6 @@ impl<'c, 'p> Simulation<'c, 'p> {
         Some(chunk.cols[b].get(local))
     }
 
-    /// Runs until `boundary` steps are done (none if they already are).
-    pub(crate) fn run_to(&mut self, boundary: u64) -> Result<(), RunError> {
-        if self.steps_done >= boundary {
-            return Ok(());
-        }
-        self.run_observed(&mut |p| p.steps_done < boundary)
-    }
-
     /// The model time reached (ms).
     pub fn t_reached_ms(&self) -> f64 {
         self.steps_done as f64 * self.compiled.dt_ms
