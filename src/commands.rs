@@ -332,11 +332,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return report_run_error(&c, &e),
     };
     let build_s = started.elapsed().as_secs_f64();
-    // Plain digits: bench/run_peers.py reads `(\d+) synapse`.
+    // Plain digits: bench/run_peers.py reads `(\d+) synapse` and
+    // `([0-9.]+) bytes per synapse`.
+    let synapses = sim.synapses();
+    let bytes = match synapses {
+        0 => String::new(),
+        n => format!(
+            ", {:.1} bytes per synapse",
+            sim.synapse_bytes() as f64 / n as f64
+        ),
+    };
     say(format!(
-        "build {build_s:.3} s: {} neuron(s), {} synapse(s)",
+        "build {build_s:.3} s: {} neuron(s), {synapses} synapse(s){bytes}",
         sim.neurons(),
-        sim.synapses()
     ));
 
     crate::interrupt::install();

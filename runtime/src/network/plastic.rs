@@ -149,6 +149,20 @@ pub struct Event<'a> {
 }
 
 impl Plastic {
+    /// Bytes of its per-synapse storage (state, last update, values, the
+    /// by-target index and the source of each synapse).
+    pub fn bytes(&self) -> u64 {
+        let n = self.last.len() as u64;
+        let states = 8 * n * self.states.len() as u64;
+        let values: u64 = self.values.iter().map(Weights::bytes).sum();
+        let by_target = self
+            .by_target
+            .iter()
+            .map(|t| 4 * t.len() as u64 + 24)
+            .sum::<u64>();
+        states + 8 * n + values + by_target + 4 * self.source_of.len() as u64
+    }
+
     /// Brings synapse `s` to step `now`.
     pub fn advance_to(&mut self, s: usize, now: u64, dt: f64) {
         let steps = now.saturating_sub(self.last[s]);

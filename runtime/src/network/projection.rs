@@ -90,6 +90,33 @@ pub struct CompiledProjection {
     pub plastic: Option<super::plastic::Plastic>,
 }
 
+impl Weights {
+    /// Bytes of per-synapse storage.
+    pub(super) fn bytes(&self) -> u64 {
+        match self {
+            Weights::Constant(_) => 0,
+            Weights::PerSynapse(w) => 4 * w.len() as u64,
+        }
+    }
+}
+
+impl CompiledProjection {
+    /// Bytes of its synapse storage: the CSR rows and targets, per-synapse
+    /// values and delays (per-synapse plastic state is counted by
+    /// [`super::plastic::Plastic::bytes`]).
+    pub fn bytes(&self) -> u64 {
+        let csr = 8 * self.csr.row_start.len() as u64 + 4 * self.csr.len() as u64;
+        let values: u64 = self.effects.iter().map(|e| e.weights.bytes()).sum::<u64>()
+            + self
+                .continuous
+                .iter()
+                .map(|c| c.weights.bytes())
+                .sum::<u64>();
+        let delays = self.delays.as_ref().map_or(0, |d| 2 * d.len() as u64);
+        csr + values + delays
+    }
+}
+
 /// `output INPUT = value * pre.X`: a continuous coupling through the synapses.
 #[derive(Clone, Debug)]
 pub struct ContinuousOutput {

@@ -484,6 +484,15 @@ impl<'c, 'p> Simulation<'c, 'p> {
         &self.net.projections
     }
 
+    /// Bytes the synapses take: every projection's storage, per-synapse
+    /// plastic state, and the per-thread row cuts of delivery.
+    pub fn synapse_bytes(&self) -> u64 {
+        let projections: u64 = self.net.projections.iter().map(|p| p.bytes()).sum();
+        let plastic: u64 = self.plastic.iter().flatten().map(|p| p.bytes()).sum();
+        let cuts: u64 = self.net.cuts.iter().map(|c| 4 * c.len() as u64).sum();
+        projections + plastic + cuts
+    }
+
     /// Runs every step; see [`Simulation::run_observed`].
     pub fn run(&mut self) -> Result<(), RunError> {
         self.run_observed(&mut |_| true)

@@ -100,6 +100,7 @@ impl Simulation<'_, '_> {
                 })
                 .collect(),
             synapses: self.synapses(),
+            synapse_bytes: self.synapse_bytes(),
             synaptic_events: self.synaptic_events,
             timing_s: timing,
             interrupted: self.stopped,

@@ -12,6 +12,7 @@
 //!   },
 //!   "projections": { "exc_to_all": { "synapses": 128000 } },
 //!   "synapses": 128000,
+//!   "synapse_bytes": 524288,
 //!   "synaptic_events": 493800,
 //!   "timing_s": { "compile": 0.01, "build": 0.2, "simulate": 1.5 },
 //!   "interrupted": false,
@@ -68,6 +69,10 @@ pub struct RunSummary {
     pub projections: BTreeMap<String, ProjectionSummary>,
     /// The number of synapses in all projections.
     pub synapses: u64,
+    /// Bytes of synapse storage in all projections (connectivity, values,
+    /// delays, per-synapse plastic state).
+    #[serde(default)]
+    pub synapse_bytes: u64,
     /// The number of spike deliveries across synapses during the run.
     pub synaptic_events: u64,
     /// Wall-clock time of each phase.
@@ -211,6 +216,7 @@ mod tests {
             ]),
             projections: BTreeMap::from([("exc_to_inh".into(), ProjectionSummary { synapses: 8 })]),
             synapses: 8,
+            synapse_bytes: 64,
             synaptic_events: 160,
             timing_s: TimingSummary {
                 compile: 0.01,
