@@ -17,6 +17,7 @@ Usage (from the repository root):
     python3 bench/run_peers.py                     # everything
     python3 bench/run_peers.py --cases cuba brunel --simulators nmlc nest --threads 1
     python3 bench/run_peers.py --markdown bench/results/last.md --json bench/results/last.json
+    python3 bench/run_peers.py --repeat 3          # each row: the median of 3 runs
 
 The script re-executes itself in a virtualenv with brian2 and nest: ./.venv
 if it exists, else bench/.venv, which it creates from bench/peers/requirements.txt
@@ -199,7 +200,9 @@ def derived(r):
     if ns and nn and r.get("spikes"):
         d["events"] = r["spikes"] * ns / nn
         d["ns_event"] = r["sim_s"] * 1e9 / d["events"]
-    if r.get("bytes_per_syn") is None and ns:
+    if r.get("bytes_per_syn") is not None:
+        d["bytes_per_syn"] = r["bytes_per_syn"]
+    elif ns:
         if r.get("rss_build_kb") is not None:
             d["bytes_per_syn"] = r["rss_build_kb"] * 1024 / ns
         elif r.get("maxrss_kb"):
@@ -256,6 +259,18 @@ def machine():
     return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
+def median_run(runs):
+    """The run with the median simulation time (the lower middle one of an
+    even count), with every run's simulation time in `sim_all_s`."""
+    timed = [r for r in runs if r.get("status") == "ok" and r.get("sim_s") is not None]
+    if not timed:
+        return runs[0]
+    timed.sort(key=lambda r: r["sim_s"])
+    r = dict(timed[(len(timed) - 1) // 2])
+    r["sim_all_s"] = [x["sim_s"] for x in timed]
+    return r
+
+
 def main():
     ensure_venv()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -264,6 +279,9 @@ def main():
                     choices=["nmlc", "brian2", "nest"])
     ap.add_argument("--threads", nargs="*", type=int, default=[1, 2])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each configuration N times and report the run with the median "
+                         "simulation time (all times are kept in the JSON as sim_all_s)")
     ap.add_argument("--markdown", help="also write the table (with a header) to this file")
     ap.add_argument("--json", help="also write all raw results to this file")
     a = ap.parse_args()
@@ -278,10 +296,13 @@ def main():
             for sim in a.simulators:
                 load0 = os.getloadavg()[0]
                 t0 = time.perf_counter()
-                if sim == "nmlc":
-                    r = run_nmlc(case, threads, a.seed, has_threads)
-                else:
-                    r = run_peer(gn, sim, case, threads, a.seed)
+                runs = []
+                for _ in range(max(1, a.repeat)):
+                    if sim == "nmlc":
+                        runs.append(run_nmlc(case, threads, a.seed, has_threads))
+                    else:
+                        runs.append(run_peer(gn, sim, case, threads, a.seed))
+                r = median_run(runs)
                 load1 = os.getloadavg()[0]
                 results.append({"case": case, "simulator": sim, "threads": threads,
                                 "load": [load0, load1], "result": r})
@@ -289,7 +310,8 @@ def main():
                       f"sim {fmt(r.get('sim_s'), '.3f')} s, total {time.perf_counter() - t0:.1f} s, "
                       f"load {load0:.1f}->{load1:.1f}", flush=True)
     header = (f"Measured {datetime.datetime.now().isoformat(timespec='minutes')} on {machine()}; "
-              f"{versions}; seed {a.seed}; 1 s at dt 0.1 ms.")
+              f"{versions}; seed {a.seed}; 1 s at dt 0.1 ms; "
+              f"median of {max(1, a.repeat)} run(s) per row.")
     t = table(results)
     print()
     print(header)
