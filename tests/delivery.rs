@@ -37,6 +37,14 @@ fn run(name: &str, model: &str, extra: &[&str]) -> (i32, String, PathBuf) {
     (o.status.code().expect("exit code"), stderr, out)
 }
 
+/// The numbers of a CSV file's rows, after its header.
+fn csv_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect()
+}
+
 fn trace(dir: &Path, file: &str) -> Vec<(f64, f64)> {
     std::fs::read_to_string(dir.join(file))
         .expect("trace")
@@ -356,11 +364,7 @@ network Delays {
     let (code, stderr, out) = run("delays", model, &[]);
     assert_eq!(code, 0, "{stderr}");
     let text = std::fs::read_to_string(out.join("trace_N_V_m.csv")).unwrap();
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
-        .collect();
+    let rows = csv_rows(&text);
     for j in 0..6 {
         let arrival = 11.0 + j as f64 * 0.5;
         let before = rows.iter().find(|r| (r[0] - arrival).abs() < 1e-9).unwrap()[1 + j];
@@ -617,4 +621,92 @@ fn cobahh_and_brunel_regimes_match_brian2_and_nest() {
             "{name}: CV {cv}, band {cv_band:?}"
         );
     }
+}
+
+#[test]
+fn positions_drive_probabilities_and_delays() {
+    // A 10 × 10 grid with 20 µm spacing. Within 25 µm of a neuron are its
+    // 4-neighbours (20 µm; the diagonals are at 28.3 µm): 2 · 2 · 10 · 9 =
+    // 360 directed pairs, plus the 100 autapses at distance 0 when allowed.
+    // `post.x > pre.x`: for each pair of rows, the 45 column pairs a < b.
+    // The delay grows with distance: 0.1 ms + dist / (0.2 m/s), so a spike
+    // reaches a neighbour 20 µm away after 0.2 ms.
+    let model = "import stdlib.neurons.lif
+network Grid {
+    dt = 0.1 ms
+    duration = 12 ms
+    Stim = SpikeSource(1) { times = [5 ms] }
+    G = LIF(100) {
+        E_L = -70 mV  V_m = -70 mV  tau_m = 1e9 ms
+        position = [20 um * (i % 10), 20 um * floor(i / 10)]
+    }
+    H = LIF(100) {
+        E_L = -70 mV  V_m = -70 mV  tau_m = 1e9 ms
+        position = [20 um * (i % 10), 20 um * floor(i / 10)]
+    }
+    connect G -> G as near { rule = probability(if dist(pre, post) < 25 um then 1 else 0, autapses = false)  on pre { post.V_m += 0.1 mV } }
+    connect G -> G as near_self { rule = probability(if dist(pre, post) < 25 um then 1 else 0)  on pre { post.V_m += 0.1 mV } }
+    connect G -> G as east { rule = probability(if post.x > pre.x then 1 else 0)  on pre { post.V_m += 0.1 mV } }
+    connect Stim -> G[0:1] as kick { rule = all_to_all  on pre { post.V_m += 100 mV } }
+    connect G[0:1] -> H as wave {
+        rule = probability(if dist(pre, post) < 41 um then 1 else 0)
+        delay = 0.1 ms + dist(pre, post) / (0.2 m/s)
+        on pre { post.V_m += 1 mV }
+    }
+    record V_m of H[0:21]
+}";
+    let (code, stderr, out) = run("positions", model, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let synapses = |p: &str| summary["projections"][p]["synapses"].as_u64().unwrap();
+    assert_eq!(synapses("near"), 360);
+    assert_eq!(synapses("near_self"), 460);
+    assert_eq!(synapses("east"), 4500);
+    // Neuron 0 of G spikes; its wave reaches H's neurons within 41 µm of
+    // (0, 0): (0,0), (1,0), (2,0) at 0, 20, 40 µm, (0,1), (1,1) at 20 and
+    // 28.3 µm, and (0,2) at 40 µm ((2,1) is at 44.7 µm). Each gets 1 mV,
+    // after its own delay.
+    let text = std::fs::read_to_string(out.join("trace_H_V_m.csv")).unwrap();
+    let rows = csv_rows(&text);
+    let last = rows.last().unwrap();
+    let expected = |k: usize| match k {
+        0..=2 | 10 | 11 | 20 => 1.0,
+        _ => 0.0,
+    };
+    for k in 0..21 {
+        assert!(
+            (last[1 + k] + 70.0 - expected(k)).abs() < 1e-6,
+            "H[{k}] ends at {} mV",
+            last[1 + k]
+        );
+    }
+    // Arrival: spike at 5.1 ms, delay 0.1 ms + d / (0.2 µm/µs) rounded to
+    // steps, applied at the start of the step after (t + dt + delay).
+    let first_change = |k: usize| {
+        rows.iter()
+            .find(|r| (r[1 + k] + 70.0).abs() > 1e-9)
+            .map(|r| r[0])
+            .unwrap()
+    };
+    let (near, far) = (first_change(1), first_change(2));
+    assert!(
+        (far - near - 0.1).abs() < 1e-9,
+        "20 µm farther arrives 0.1 ms later: {near} ms, {far} ms"
+    );
+}
+
+#[test]
+fn reading_positions_of_a_population_without_them_is_a_diagnostic() {
+    let model = "import stdlib.neurons.lif
+network NoPositions {
+    dt = 0.1 ms
+    duration = 1 ms
+    P = LIF(10)
+    connect P -> P as local { rule = probability(exp(-dist(pre, post) / 100 um))  on pre { post.V_m += 0.1 mV } }
+}";
+    let (code, stderr, _) = run("no-positions", model, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nml::no_position"), "{stderr}");
+    assert!(stderr.contains("population `P` has none"), "{stderr}");
 }

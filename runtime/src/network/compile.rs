@@ -519,6 +519,7 @@ fn plan_params(
                     target_index: None,
                     size,
                     model_params: &constants,
+                    positions: None,
                 };
                 let mut no_draws = nmlc_compiler::abi::rng::Stream::new(
                     0,

@@ -44,6 +44,7 @@ use nmlc_compiler::model::{ConnectionRule, Expr, NeuronVar, Projection, Stmt, Va
 use super::compile::{CompiledKind, CompiledNetwork};
 use super::error::RunError;
 use super::plastic::is_plastic;
+use super::projection::{neuron_position, reads_positions};
 use super::record::Recorders;
 use super::values::{ValueScope, evaluate, has_distribution, has_index};
 
@@ -236,7 +237,7 @@ fn synapses(c: &CompiledNetwork, p: &Projection) -> Consumer {
         ConnectionRule::FixedIndegree(e) => constant(e).round() * n_post as f64,
         ConnectionRule::FixedOutdegree(e) => constant(e).round() * n_pre as f64,
         ConnectionRule::FixedTotal(e) => constant(e).round(),
-        ConnectionRule::Probability(e) => mean_probability(c, e, n_pre, n_post) * pairs,
+        ConnectionRule::Probability(e) => mean_probability(c, p, e, n_pre, n_post) * pairs,
         ConnectionRule::FromFile(path) => std::fs::metadata(path)
             .map(|m| (m.len() / 4) as f64)
             .unwrap_or(0.0),
@@ -283,25 +284,47 @@ fn selection_len(c: &CompiledNetwork, s: &nmlc_compiler::model::Selection) -> u6
     u64::from(bound(&s.end, size).saturating_sub(bound(&s.start, 0)))
 }
 
+/// The first neuron of a selection (0 where it cannot be evaluated).
+fn selection_start(c: &CompiledNetwork, s: &nmlc_compiler::model::Selection) -> u32 {
+    s.start
+        .as_ref()
+        .and_then(|e| eval_constant(e, &c.network_params))
+        .map_or(0, |v| v.max(0.0) as u32)
+}
+
 /// The mean of a connection probability over up to 4096 pairs spread evenly
-/// over the selections.
-fn mean_probability(c: &CompiledNetwork, e: &Expr, n_pre: u64, n_post: u64) -> f64 {
+/// over the selections (with the sampled neurons' positions where it reads
+/// them; a position that cannot be evaluated counts as 0 here, the build
+/// reports it).
+fn mean_probability(c: &CompiledNetwork, p: &Projection, e: &Expr, n_pre: u64, n_post: u64) -> f64 {
     if n_pre == 0 || n_post == 0 {
         return 0.0;
     }
     let side = 64u64;
     let (rows, cols) = (n_pre.min(side), n_post.min(side));
+    let reads = reads_positions(e);
     let mut sum = 0.0;
     for a in 0..rows {
         for b in 0..cols {
             let i = (a * n_pre / rows) as u32;
             let j = (b * n_post / cols) as u32;
+            let position = |s: &nmlc_compiler::model::Selection, k: u32| {
+                let pop = s.population as usize;
+                neuron_position(c, pop, selection_start(c, s) + k)
+                    .ok()
+                    .flatten()
+            };
+            let positions = match reads {
+                true => position(&p.source, i).zip(position(&p.target, j)),
+                false => None,
+            };
             let scope = ValueScope {
                 network_params: &c.network_params,
                 index: i,
                 target_index: Some(j),
                 size: n_pre as u32,
                 model_params: &[],
+                positions,
             };
             let mut draws = Stream::new(0, StreamKind::Connectivity, 0, 0).draws(0);
             sum += evaluate(e, &scope, &mut draws)
@@ -327,6 +350,7 @@ fn longest_delay_steps(c: &CompiledNetwork, index: usize, p: &Projection) -> u64
                 target_index: Some((k * 7919) % n_post),
                 size: n_pre,
                 model_params: &[],
+                positions: None,
             };
             let stream = Stream::new(c.seed, StreamKind::SynapseValues, index as u32, i);
             evaluate(e, &scope, &mut stream.draws(5000 + u64::from(k))).ok()

@@ -144,6 +144,7 @@ fn selection(
         target_index: None,
         size,
         model_params: &[],
+        positions: None,
     };
     let mut draws = Stream::new(c.seed, StreamKind::SynapseValues, 0, 0).draws(0);
     let mut eval = |e: &Option<Expr>, default: u32| -> Result<u32, RunError> {
@@ -289,6 +290,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
             target_index: None,
             size: 0,
             model_params: &[],
+            positions: None,
         };
         let mut draws = Stream::new(c.seed, StreamKind::Connectivity, index as u32, 0).draws(0);
         evaluate(e, &scope, &mut draws).map_err(|err| RunError::from_value(err, what))
@@ -316,6 +318,10 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         _ => &no_expr,
     };
     let network_params = &c.network_params;
+    let ends = match reads_positions(probability_expr) {
+        true => Some(endpoint_positions(c, index, probability_expr.span)?),
+        false => None,
+    };
     let probability = move |i: u32, j: u32| -> f64 {
         let scope = ValueScope {
             network_params,
@@ -323,6 +329,9 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
             target_index: Some(j),
             size: source_len,
             model_params: &[],
+            positions: ends
+                .as_ref()
+                .map(|(pre, post)| (pre[i as usize], post[j as usize])),
         };
         let mut draws = Stream::new(0, StreamKind::Connectivity, 0, 0).draws(0);
         evaluate(probability_expr, &scope, &mut draws).unwrap_or(0.0)
@@ -337,15 +346,7 @@ pub fn build_projection(c: &CompiledNetwork, index: usize) -> Result<CompiledPro
         ConnectionRule::FixedIndegree(e) => Rule::FixedIndegree(count(e)?),
         ConnectionRule::FixedOutdegree(e) => Rule::FixedOutdegree(count(e)?),
         ConnectionRule::FixedTotal(e) => Rule::FixedTotal(count(e)?),
-        ConnectionRule::Probability(e) => {
-            if reads_positions(e) {
-                return Err(unsupported(
-                    e.span,
-                    "connection probabilities that use neuron positions",
-                ));
-            }
-            Rule::Probability(&probability)
-        }
+        ConnectionRule::Probability(_) => Rule::Probability(&probability),
         ConnectionRule::FromFile(path) => {
             file_pairs = read_pairs(path, p.span)?;
             Rule::Pairs(&file_pairs)
@@ -501,6 +502,7 @@ fn per_synapse_values(
         target_index: None,
         size: 0,
         model_params: &[],
+        positions: None,
     };
     let mut fixed_draws =
         Stream::new(c.seed, StreamKind::SynapseValues, projection as u32, 0).draws(u64::MAX);
@@ -512,6 +514,10 @@ fn per_synapse_values(
             sign * fixed.map_err(|err| RunError::from_value(err, "a synaptic value"))?,
         ));
     }
+    let ends = match reads_positions(value) {
+        true => Some(endpoint_positions(c, projection, value.span)?),
+        false => None,
+    };
     let mut w = Vec::with_capacity(csr.len());
     for i in 0..source_len {
         let stream = Stream::new(c.seed, StreamKind::SynapseValues, projection as u32, i);
@@ -523,6 +529,9 @@ fn per_synapse_values(
                 target_index: Some(j),
                 size: source_len,
                 model_params: &[],
+                positions: ends
+                    .as_ref()
+                    .map(|(pre, post)| (pre[i as usize], post[j as usize])),
             };
             let v = evaluate(value, &scope, &mut draws)
                 .map_err(|err| RunError::from_value(err, "a synaptic value"))?;
@@ -651,8 +660,94 @@ fn build_plastic(
     })
 }
 
+/// Slot of coordinate `k` of a neuron's position in the neuron's
+/// `Initialisation` stream: `POSITION_SLOT + k` (states use
+/// `STATE_SLOT + k`, parameters `k`).
+pub const POSITION_SLOT: u64 = 2 << 32;
+
+/// The position (x, y, z; missing coordinates 0) of neuron `i` of
+/// population `pop`, evaluated from its `position` list; `None` when the
+/// population has none.
+pub(super) fn neuron_position(
+    c: &CompiledNetwork,
+    pop: usize,
+    i: u32,
+) -> Result<Option<[f64; 3]>, RunError> {
+    let coordinates = &c.network.populations[pop].position;
+    if coordinates.is_empty() {
+        return Ok(None);
+    }
+    let stream = Stream::new(c.seed, StreamKind::Initialisation, pop as u32, i);
+    let scope = ValueScope {
+        network_params: &c.network_params,
+        index: i,
+        target_index: None,
+        size: c.populations[pop].size,
+        model_params: &[],
+        positions: None,
+    };
+    let mut xyz = [0.0; 3];
+    for (k, e) in coordinates.iter().enumerate().take(3) {
+        let mut draws = stream.draws(POSITION_SLOT + k as u64);
+        xyz[k] = evaluate(e, &scope, &mut draws)
+            .map_err(|err| RunError::from_value(err, "a neuron position"))?;
+    }
+    Ok(Some(xyz))
+}
+
+/// The positions (x, y, z) of a selection's neurons, in selection order.
+type Positions = Vec<[f64; 3]>;
+
+/// The positions of the source and the target selection of projection
+/// `index`, in selection order; a population without positions is an
+/// error (`nml::no_position`) pointing at `span`, the expression that
+/// reads them.
+fn endpoint_positions(
+    c: &CompiledNetwork,
+    index: usize,
+    span: Span,
+) -> Result<(Positions, Positions), RunError> {
+    let p = &c.network.projections[index];
+    let side = |sel: &nmlc_compiler::model::Selection| -> Result<Positions, RunError> {
+        let (start, len) = selection(c, sel)?;
+        let pop = sel.population as usize;
+        let mut out = Vec::with_capacity(len as usize);
+        for i in start..start + len {
+            match neuron_position(c, pop, i)? {
+                Some(xyz) => out.push(xyz),
+                None => return Err(no_position(c, pop, &p.name, span)),
+            }
+        }
+        Ok(out)
+    };
+    Ok((side(&p.source)?, side(&p.target)?))
+}
+
+/// `nml::no_position`: projection `projection` reads the positions of the
+/// neurons of `pop`, which has none.
+pub(super) fn no_position(
+    c: &CompiledNetwork,
+    pop: usize,
+    projection: &str,
+    span: Span,
+) -> RunError {
+    let name = &c.network.populations[pop].name;
+    RunError::model(
+        Diagnostic::error(
+            "nml::no_position",
+            format!(
+                "projection `{projection}` reads neuron positions, but population `{name}` has none"
+            ),
+        )
+        .at(span, "reads `pre.x`, `post.y`, … or `dist(pre, post)`")
+        .help(format!(
+            "place the neurons of `{name}` in its block, e.g. `position = [20 um * (i % 10), 20 um * floor(i / 10)]`"
+        )),
+    )
+}
+
 /// Whether an expression reads neuron positions.
-fn reads_positions(e: &Expr) -> bool {
+pub(super) fn reads_positions(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Var(Var::Pre(NeuronVar::Position(_)) | Var::Post(NeuronVar::Position(_))) => true,
         ExprKind::Unary(_, x) => reads_positions(x),

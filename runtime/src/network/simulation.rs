@@ -291,6 +291,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                         target_index: None,
                         size: p.size,
                         model_params: &values,
+                        positions: None,
                     };
                     let v =
                         evaluate(e, &scope, &mut stream.draws(u64::from(k))).map_err(|err| {
@@ -320,6 +321,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                         target_index: None,
                         size: p.size,
                         model_params: &[],
+                        positions: None,
                     };
                     let v = evaluate(e, &scope, &mut stream.draws(STATE_SLOT + u64::from(*k)))
                         .map_err(|err| {
@@ -1369,6 +1371,7 @@ fn generator_trains(
                 target_index: None,
                 size,
                 model_params: &[],
+                positions: None,
             };
             let stream = Stream::new(c.seed, StreamKind::Initialisation, 0, i);
             let v = evaluate(rate, &scope, &mut stream.draws(0))

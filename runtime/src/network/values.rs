@@ -20,7 +20,9 @@
 //! constant, so use `lognormal` for quantities that must stay positive.
 
 use nmlc_compiler::abi::rng::Draws;
-use nmlc_compiler::model::{BinaryOp, Builtin, Distribution, Expr, ExprKind, UnaryOp, Var};
+use nmlc_compiler::model::{
+    BinaryOp, Builtin, Distribution, Expr, ExprKind, NeuronVar, UnaryOp, Var,
+};
 use nmlc_compiler::source::Span;
 
 /// What a network value may refer to while it is evaluated for one neuron.
@@ -36,6 +38,9 @@ pub struct ValueScope<'a> {
     /// The model's parameters for this neuron, for defaults that depend on
     /// other parameters (`None` where a parameter has no per-neuron value).
     pub model_params: &'a [Option<f64>],
+    /// In a projection, the positions (x, y, z) of the presynaptic and the
+    /// postsynaptic neuron, for `pre.x`, `post.y`, `dist(pre, post)`.
+    pub positions: Option<([f64; 3], [f64; 3])>,
 }
 
 /// Why a network value could not be evaluated.
@@ -75,6 +80,12 @@ pub fn evaluate(e: &Expr, scope: &ValueScope, draws: &mut Draws) -> Result<f64, 
             .copied()
             .flatten()
             .ok_or_else(not_fixed)?,
+        ExprKind::Var(Var::Pre(NeuronVar::Position(k))) => {
+            scope.positions.ok_or_else(not_fixed)?.0[usize::from(*k)]
+        }
+        ExprKind::Var(Var::Post(NeuronVar::Position(k))) => {
+            scope.positions.ok_or_else(not_fixed)?.1[usize::from(*k)]
+        }
         ExprKind::Builtin(Builtin::Index) => f64::from(scope.index),
         ExprKind::Builtin(Builtin::TargetIndex) => {
             f64::from(scope.target_index.ok_or_else(not_fixed)?)
@@ -319,6 +330,7 @@ mod tests {
                     target_index: None,
                     size: n,
                     model_params: &[],
+                    positions: None,
                 };
                 let mut draws = Stream::new(1, StreamKind::Initialisation, 0, i).draws(0);
                 evaluate(e, &scope, &mut draws).unwrap()
@@ -365,6 +377,7 @@ mod tests {
             target_index: None,
             size: 1,
             model_params: &[],
+            positions: None,
         };
         let mut draws = Stream::new(1, StreamKind::Initialisation, 0, 0).draws(0);
         let e = dist(Distribution::Normal, vec![c(1.0), c(-1.0)]);
