@@ -275,21 +275,20 @@ fn per_synapse(c: &CompiledNetwork, e: &Expr) -> bool {
 
 /// The number of neurons of a selection.
 fn selection_len(c: &CompiledNetwork, s: &nmlc_compiler::model::Selection) -> u64 {
+    let (start, end) = selection_bounds(c, s);
+    u64::from(end.saturating_sub(start))
+}
+
+/// The first neuron of a selection and the one after its last, clamped to
+/// the population (the whole population where a bound cannot be evaluated).
+fn selection_bounds(c: &CompiledNetwork, s: &nmlc_compiler::model::Selection) -> (u32, u32) {
     let size = c.populations[s.population as usize].size;
     let bound = |e: &Option<Expr>, default: u32| {
         e.as_ref()
             .and_then(|e| eval_constant(e, &c.network_params))
             .map_or(default, |v| v.clamp(0.0, f64::from(size)) as u32)
     };
-    u64::from(bound(&s.end, size).saturating_sub(bound(&s.start, 0)))
-}
-
-/// The first neuron of a selection (0 where it cannot be evaluated).
-fn selection_start(c: &CompiledNetwork, s: &nmlc_compiler::model::Selection) -> u32 {
-    s.start
-        .as_ref()
-        .and_then(|e| eval_constant(e, &c.network_params))
-        .map_or(0, |v| v.max(0.0) as u32)
+    (bound(&s.start, 0), bound(&s.end, size))
 }
 
 /// The mean of a connection probability over up to 4096 pairs spread evenly
@@ -302,22 +301,26 @@ fn mean_probability(c: &CompiledNetwork, p: &Projection, e: &Expr, n_pre: u64, n
     }
     let side = 64u64;
     let (rows, cols) = (n_pre.min(side), n_post.min(side));
-    let reads = reads_positions(e);
+    let i_of = |a: u64| (a * n_pre / rows) as u32;
+    let j_of = |b: u64| (b * n_post / cols) as u32;
+    // The sampled neurons' positions, once each (`None` without them).
+    let sampled = |s: &nmlc_compiler::model::Selection, ks: Vec<u32>| -> Vec<Option<[f64; 3]>> {
+        let start = selection_bounds(c, s).0;
+        let pop = s.population as usize;
+        ks.into_iter()
+            .map(|k| match reads_positions(e) {
+                true => neuron_position(c, pop, start + k).ok().flatten(),
+                false => None,
+            })
+            .collect()
+    };
+    let pre = sampled(&p.source, (0..rows).map(i_of).collect());
+    let post = sampled(&p.target, (0..cols).map(j_of).collect());
     let mut sum = 0.0;
     for a in 0..rows {
         for b in 0..cols {
-            let i = (a * n_pre / rows) as u32;
-            let j = (b * n_post / cols) as u32;
-            let position = |s: &nmlc_compiler::model::Selection, k: u32| {
-                let pop = s.population as usize;
-                neuron_position(c, pop, selection_start(c, s) + k)
-                    .ok()
-                    .flatten()
-            };
-            let positions = match reads {
-                true => position(&p.source, i).zip(position(&p.target, j)),
-                false => None,
-            };
+            let (i, j) = (i_of(a), j_of(b));
+            let positions = pre[a as usize].zip(post[b as usize]);
             let scope = ValueScope {
                 network_params: &c.network_params,
                 index: i,

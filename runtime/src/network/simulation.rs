@@ -182,6 +182,8 @@ struct Chunk {
     spikes: Vec<u32>,
     /// Synaptic events delivered into the chunk in the last phase.
     events: u64,
+    /// Scratch for the spike counts of a Poisson generator's synapses.
+    counts: Vec<u32>,
     /// The first state found NaN or infinite after the last update:
     /// (state index, neuron within the chunk).
     fault: Option<(u32, usize)>,
@@ -642,7 +644,8 @@ impl Net<'_, '_> {
     /// number of events.
     fn propagate(&self, t: usize, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>], m: u64) -> u64 {
         let mut events = 0u64;
-        let mut counts: Vec<u32> = Vec::new();
+        // Scratch for a generator's counts, kept in the chunk between steps.
+        let mut counts = std::mem::take(&mut chunk.counts);
         for &k in &self.incoming[p] {
             let proj = &self.projections[k];
             if !self.buffered[k] {
@@ -686,6 +689,7 @@ impl Net<'_, '_> {
                 }
             }
         }
+        chunk.counts = counts;
         events
     }
 
@@ -1206,6 +1210,7 @@ fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) ->
             inbox,
             spikes: Vec::new(),
             events: 0,
+            counts: Vec::new(),
             fault: None,
         });
     }
