@@ -560,6 +560,26 @@ pub fn ir(file: &Path, network_name: Option<&str>, format: IrFormat) -> ExitCode
                 }
             }
         }
+        IrFormat::Asm => {
+            for p in &compiled.populations {
+                let CompiledKind::Neuron { ir, .. } = &p.kind else {
+                    continue;
+                };
+                let asm = nmlc_compiler::ir::verify(ir)
+                    .map_err(|e| e.to_string())
+                    .and_then(|info| {
+                        nmlc_compiler::backend::cranelift::JitKernel::disassembly(ir, &info)
+                            .map_err(|e| e.to_string())
+                    });
+                match asm {
+                    Ok(asm) => out.push_str(&format!("// {} step kernel\n{asm}\n", p.name)),
+                    Err(e) => {
+                        eprintln!("nmlc: cannot compile the step kernel of {}: {e}", p.name);
+                        return ExitCode::from(3);
+                    }
+                }
+            }
+        }
         IrFormat::Json => {
             let list: Vec<serde_json::Value> = compiled
                 .populations

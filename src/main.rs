@@ -107,6 +107,9 @@ pub enum IrFormat {
     Text,
     /// The IR as JSON.
     Json,
+    /// The machine code the CPU JIT makes of each step kernel (host
+    /// assembly), for seeing what a model costs per neuron and step.
+    Asm,
 }
 
 /// The options of `nmlc run`.

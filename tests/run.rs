@@ -225,6 +225,20 @@ fn ir_shows_the_solver() {
 }
 
 #[test]
+fn ir_asm_shows_each_kernels_machine_code() {
+    // COBAHH's rate functions call libm's `exp`; the kernel returns.
+    let r = nmlc(&["ir", "--format", "asm", "examples/cobahh.nml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("// P step kernel\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("call"), "{}", r.stdout);
+    assert!(r.stdout.contains("ret"), "{}", r.stdout);
+    // A generator has no kernel: Brunel's only kernel is the neurons'.
+    let r = nmlc(&["ir", "--format", "asm", "examples/brunel2000.nml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.matches("step kernel").count(), 1, "{}", r.stdout);
+}
+
+#[test]
 fn check_explain_names_each_models_solver() {
     let r = nmlc(&["check", "--explain", "examples/lif_analytic.nml"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
