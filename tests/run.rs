@@ -513,6 +513,32 @@ network S {
         ],
         not: "too large",
     },
+    // x' = x²/tau from x = 1 is 1/(1 - t/tau): infinite at t = 1 ms. The
+    // adaptive solver (chosen: the equation is nonlinear) follows it up
+    // to the step boundary at 1 ms and gives up in the next step instead
+    // of accepting steps of size zero.
+    FaultCase {
+        name: "finite_time",
+        model: "
+neuron Runaway {
+    parameters { tau: ms = 1 ms }
+    state { x = 1 }
+    equations { x' = x * x / tau }
+}
+network R {
+    duration = 100 ms
+    P = Runaway(1)
+}
+",
+        says: &[
+            "`x` of neuron 0 of population `P` became NaN at t = 1.1 ms",
+            "its last finite value was x = ",
+            "at t = 1 ms",
+            "the adaptive solver `rk45` could not finish this step",
+            "blows up in finite time",
+        ],
+        not: "too large",
+    },
 ];
 
 #[test]

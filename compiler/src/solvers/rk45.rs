@@ -11,6 +11,15 @@
 //! [`crate::ir::SubstepEvent`]), as NEST's GSL-based AdEx does, so the
 //! membrane never runs away. The spike is stamped at the end of the step,
 //! like every other solver's.
+//!
+//! When the error control cannot finish a step (the step size falls below
+//! `1e-12·dt`, or `MAX_SUBSTEPS` sub-steps do not reach the end), the
+//! integration gives up: the neuron's states become NaN, which the
+//! runtime's finiteness check reports with this solver as the likely cause.
+//! That happens where the solution blows up in finite time (`x' = x²`,
+//! `x' = exp(x)`) or the equations give NaN (0/0, the logarithm of a
+//! negative number) near the state reached; without this rule the loop
+//! would accept steps of size 0 and the neuron would silently stop moving.
 
 use super::rk::{combine, stages};
 use crate::ir::*;
@@ -63,9 +72,13 @@ const B4: [f64; 7] = [
 ];
 
 /// Most sub-steps per neuron and step: a bound that makes the loop end even
-/// if the error control fails (the state then shows NaN or a jump, which
-/// the runtime reports).
+/// if the error control fails (the integration then gives up, see the
+/// module documentation).
 const MAX_SUBSTEPS: u32 = 100_000;
+
+/// The smallest step size and the remainder of a step treated as done,
+/// relative to `dt`.
+const TINY: f64 = 1e-12;
 
 pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
     let real = ir.real();
@@ -88,8 +101,10 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
     let load = |ir: &mut NeuronIr, l: u32| ir.add(Expr::Load(Place::Local(l)), real, span);
     out.push(Stmt::Store(Place::Local(rem), dt));
     let saved_h = ir.add(Expr::Load(Place::State(h_state)), real, span);
-    let zero = ir.real_const(0.0, span);
-    let positive = ir.add(Expr::Binary(BinaryOp::Gt, saved_h, zero), Type::Bool, span);
+    // A step size left tiny by a short last sub-step is not a hint: start
+    // again from dt, as at the first step.
+    let tiny = ir.real_const(TINY * ir.dt, span);
+    let positive = ir.add(Expr::Binary(BinaryOp::Gt, saved_h, tiny), Type::Bool, span);
     let capped = ir.add(Expr::Math(MathFn::Min, vec![saved_h, dt]), real, span);
     let start_h = ir.add(Expr::Select(positive, capped, dt), real, span);
     out.push(Stmt::Store(Place::Local(h), start_h));
@@ -197,16 +212,27 @@ pub(super) fn integrate(ir: &mut NeuronIr) -> Vec<Stmt> {
     let new_h = ir.add(Expr::Binary(BinaryOp::Mul, h_v, factor), real, span);
     body.push(Stmt::Store(Place::Local(h), new_h));
 
-    // Loop while more than a rounding error of the step remains.
+    // Loop while more than a rounding error of the step remains and the
+    // step size has not collapsed.
     let rem_v = load(ir, rem);
-    let tiny = ir.real_const(1e-12 * ir.dt, span);
+    let h_v = load(ir, h);
+    let tiny = ir.real_const(TINY * ir.dt, span);
     let more = ir.add(Expr::Binary(BinaryOp::Gt, rem_v, tiny), Type::Bool, span);
+    let alive = ir.add(Expr::Binary(BinaryOp::Gt, h_v, tiny), Type::Bool, span);
+    let go_on = ir.add(Expr::Binary(BinaryOp::And, more, alive), Type::Bool, span);
     out.push(Stmt::While {
-        condition: more,
+        condition: go_on,
         body: Block(body),
         max_iterations: MAX_SUBSTEPS,
     });
-    let h_v = load(ir, h);
     out.push(Stmt::Store(Place::State(h_state), h_v));
+    // Gave up before the end of the step: the states become NaN.
+    let unfinished = ir.add(Expr::Binary(BinaryOp::Gt, rem_v, tiny), Type::Bool, span);
+    let nan = ir.real_const(f64::NAN, span);
+    let give_up = odes
+        .iter()
+        .map(|ode| Stmt::Store(Place::State(ode.state), nan))
+        .collect();
+    out.push(Stmt::If(unfinished, Block(give_up), Block::default()));
     out
 }

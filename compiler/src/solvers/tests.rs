@@ -99,6 +99,23 @@ fn rk45_meets_its_tolerance() {
     assert!(err < 1e-8, "error {err}");
 }
 
+const RUNAWAY: &str = "neuron Runaway {
+    parameters { tau: ms = 1 ms }
+    state { x = 1 }
+    equations { x' = x * x / tau }
+}";
+
+#[test]
+fn rk45_follows_a_finite_time_blow_up_and_then_gives_up() {
+    // x = 1/(1 - t/tau): 10 at 0.9 ms, infinite at 1 ms.
+    let v = final_value(RUNAWAY, Some(SolverKind::Rk45), 0.1, 0.9);
+    assert!((v - 10.0).abs() < 1e-7, "x(0.9 ms) = {v}");
+    // Beyond the singularity the step cannot be finished: NaN, not a
+    // state frozen by steps of size zero.
+    let v = final_value(RUNAWAY, Some(SolverKind::Rk45), 0.1, 1.2);
+    assert!(v.is_nan(), "x(1.2 ms) = {v}");
+}
+
 #[test]
 fn logistic_is_nonlinear_so_rk45_is_chosen() {
     let c = crate::compile_text("t.nml", LOGISTIC, None, &DiskReader);

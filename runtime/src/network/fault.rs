@@ -114,6 +114,9 @@ pub enum LikelyCause {
     InvalidOperation,
     /// An ordinary value became infinite in one step.
     Overflow,
+    /// The adaptive solver could not finish a step: its step size
+    /// collapsed, and it set the states to NaN (see the `rk45` pass).
+    AdaptiveGaveUp,
 }
 
 impl NonFinite {
@@ -253,6 +256,11 @@ impl NonFinite {
             History::Found { last, before } => (last, before),
             _ => return None,
         };
+        // `rk45` accepts no step whose error estimate is NaN, so a NaN
+        // state is its giving up.
+        if self.solver == SolverKind::Rk45 && self.value.is_nan() {
+            return Some(LikelyCause::AdaptiveGaveUp);
+        }
         let magnitude = (last / self.unit_factor).abs();
         let grew = before.is_some_and(|b| last.abs() > 1e3 * b.abs() && magnitude > 1.0);
         if magnitude > HUGE || grew {
@@ -358,6 +366,14 @@ impl NonFinite {
             LikelyCause::Overflow => "it went from an ordinary value to infinity in one step: \
                  probably a division by zero or an `exp` that overflowed, in the model's equations"
                 .to_string(),
+            LikelyCause::AdaptiveGaveUp => {
+                "the adaptive solver `rk45` could not finish this step: \
+                 its step size shrank below 1e-12·dt without meeting the error tolerance, so it \
+                 gave up and set the state to NaN; the solution probably blows up in finite time \
+                 here (the equations diverge), or the equations give NaN near this state \
+                 (0/0, the logarithm or square root of a negative number)"
+                    .to_string()
+            }
         }
     }
 
