@@ -28,6 +28,7 @@
 //! error.
 
 mod compile;
+mod dense;
 mod error;
 pub mod estimate;
 mod fault;

@@ -9,6 +9,7 @@ use nmlc_compiler::ir::Place;
 use nmlc_compiler::ir::interp::Interpreter;
 
 use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
+use super::dense;
 use super::error::RunError;
 use super::fault::NonFinite;
 use super::plastic::Plastic;
@@ -1102,25 +1103,31 @@ impl Chunk {
         } in self.inbox.iter_mut()
         {
             let values = buffer.current_slot_mut(n);
+            // Each slot is emptied as it is read: it is reused for the step
+            // `slots` ahead.
             match delivery {
-                Delivery::Column(c, None) => add_into(&mut self.cols[*c], values, None),
+                Delivery::Column(c, None) => {
+                    dense::add_slot(&mut self.cols[*c], values, None, None, true);
+                }
                 Delivery::Column(c, Some(r)) => {
-                    if let ColumnData::I32(counter) = &self.cols[*r] {
-                        // Zero where refractory, without a branch.
-                        for (v, &left) in values.iter_mut().zip(counter) {
-                            *v *= f64::from(u8::from(left <= 0));
-                        }
-                    }
-                    add_into(&mut self.cols[*c], values, None);
+                    // Zero where refractory, without a branch.
+                    let (column, counter) = column_and(&mut self.cols, *c, *r);
+                    let counter = match counter {
+                        ColumnData::I32(k) => Some(&k[..]),
+                        _ => None,
+                    };
+                    dense::add_slot(column, values, None, counter, true);
                 }
                 Delivery::SpikeInput(targets) => {
-                    for (c, factor) in targets.iter() {
-                        add_into(&mut self.cols[*c], values, Some(factor));
+                    for (k, (c, factor)) in targets.iter().enumerate() {
+                        let last = k + 1 == targets.len();
+                        dense::add_slot(&mut self.cols[*c], values, Some(factor), None, last);
+                    }
+                    if targets.is_empty() {
+                        values.fill(0.0);
                     }
                 }
             }
-            // Consumed: the slot is reused for the step `slots` ahead.
-            values.fill(0.0);
         }
     }
 
@@ -1136,8 +1143,12 @@ impl Chunk {
             };
             // A vectorised pass first, the search only when something is wrong.
             let bad = match &self.cols[b] {
-                ColumnData::F64(v) if !all_finite(v) => v.iter().position(|x| !x.is_finite()),
-                ColumnData::F32(v) if !all_finite_f32(v) => v.iter().position(|x| !x.is_finite()),
+                ColumnData::F64(v) if !dense::all_finite(v) => {
+                    v.iter().position(|x| !x.is_finite())
+                }
+                ColumnData::F32(v) if !dense::all_finite_f32(v) => {
+                    v.iter().position(|x| !x.is_finite())
+                }
                 _ => None,
             };
             if let Some(i) = bad {
@@ -1148,31 +1159,16 @@ impl Chunk {
     }
 }
 
-/// Whether every value is finite: `x · 0` is 0 for finite `x` and NaN
-/// otherwise, summed in eight independent lanes so that it vectorises.
-fn all_finite(v: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 8];
-    let mut blocks = v.chunks_exact(8);
-    for block in &mut blocks {
-        for (lane, x) in lanes.iter_mut().zip(block) {
-            *lane += x * 0.0;
-        }
+/// Column `c` for writing and column `r` (another one) for reading.
+fn column_and(cols: &mut [ColumnData], c: usize, r: usize) -> (&mut ColumnData, &ColumnData) {
+    assert_ne!(c, r, "a delivery column is not its own refractory counter");
+    if c < r {
+        let (low, high) = cols.split_at_mut(r);
+        (&mut low[c], &high[0])
+    } else {
+        let (low, high) = cols.split_at_mut(c);
+        (&mut high[0], &low[r])
     }
-    let rest: f64 = blocks.remainder().iter().map(|x| x * 0.0).sum();
-    lanes.iter().sum::<f64>() + rest == 0.0
-}
-
-/// [`all_finite`] for single precision.
-fn all_finite_f32(v: &[f32]) -> bool {
-    let mut lanes = [0.0f32; 16];
-    let mut blocks = v.chunks_exact(16);
-    for block in &mut blocks {
-        for (lane, x) in lanes.iter_mut().zip(block) {
-            *lane += x * 0.0;
-        }
-    }
-    let rest: f32 = blocks.remainder().iter().map(|x| x * 0.0).sum();
-    lanes.iter().sum::<f32>() + rest == 0.0
 }
 
 /// Splits a population's columns and inboxes into `parts` chunks of
@@ -1284,34 +1280,6 @@ fn inboxes(
         });
     }
     Ok(out)
-}
-
-/// `column[j] += values[j] · factor[j]` for every neuron (no branch, so
-/// it vectorises; adding 0 leaves a value unchanged).
-fn add_into(column: &mut ColumnData, values: &[f64], factor: Option<&Vec<f64>>) {
-    match (column, factor) {
-        (ColumnData::F64(c), None) => {
-            for (x, v) in c.iter_mut().zip(values) {
-                *x += v;
-            }
-        }
-        (ColumnData::F64(c), Some(f)) => {
-            for ((x, v), f) in c.iter_mut().zip(values).zip(f) {
-                *x += v * f;
-            }
-        }
-        (ColumnData::F32(c), None) => {
-            for (x, v) in c.iter_mut().zip(values) {
-                *x += *v as f32;
-            }
-        }
-        (ColumnData::F32(c), Some(f)) => {
-            for ((x, v), f) in c.iter_mut().zip(values).zip(f) {
-                *x += (v * f) as f32;
-            }
-        }
-        (ColumnData::I32(_), _) => {}
-    }
 }
 
 /// The neurons as plastic-synapse handlers see them.

@@ -1,0 +1,242 @@
+//! The per-step loops over every neuron of a chunk that run outside the
+//! step kernel: taking the due ring-buffer slot into the state, and the
+//! finiteness check.
+//!
+//! They are memory-bound passes over a few columns, run every step. A
+//! portable x86-64 build vectorises them with SSE2 only; where the CPU has
+//! AVX2 (checked once, cached by `is_x86_feature_detected!`) the same code
+//! compiled for AVX2 runs instead, which moves twice the data per
+//! instruction. Both versions perform the same IEEE operations in the same
+//! order on each element, so results do not depend on which one runs.
+
+use nmlc_compiler::abi::ColumnData;
+
+/// Defines `pub(super) fn $name` running `$body`, compiled once for the
+/// baseline target and once for AVX2, the latter chosen at run time.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:ident) => {
+        $(#[$doc])*
+        pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just now.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+dispatch! {
+    /// `column[i] += values[i]` and `values[i] = 0` (the slot is consumed).
+    fn take(column: &mut [f64], values: &mut [f64]) = take_body
+}
+
+dispatch! {
+    /// [`take`] where `counter[i] <= 0`; where it is positive (refractory)
+    /// the value is multiplied by 0 instead of skipped, without a branch
+    /// (so a NaN still arrives).
+    fn take_open(column: &mut [f64], values: &mut [f64], counter: &[i32]) = take_open_body
+}
+
+dispatch! {
+    /// `column[i] += values[i] * factor[i]` (one of several targets of a
+    /// spike input; the slot is cleared after the last).
+    fn add_scaled(column: &mut [f64], values: &[f64], factor: &[f64]) = add_scaled_body
+}
+
+dispatch! {
+    /// Whether every value is finite: `x · 0` is 0 for finite `x` and NaN
+    /// otherwise, summed in independent lanes so that it vectorises.
+    fn all_finite(v: &[f64]) -> bool = all_finite_body
+}
+
+dispatch! {
+    /// [`all_finite`] for single precision.
+    fn all_finite_f32(v: &[f32]) -> bool = all_finite_body
+}
+
+#[inline(always)]
+fn take_body(column: &mut [f64], values: &mut [f64]) {
+    for (x, v) in column.iter_mut().zip(values.iter_mut()) {
+        *x += *v;
+        *v = 0.0;
+    }
+}
+
+#[inline(always)]
+fn take_open_body(column: &mut [f64], values: &mut [f64], counter: &[i32]) {
+    for ((x, v), &left) in column.iter_mut().zip(values.iter_mut()).zip(counter) {
+        *x += *v * f64::from(u8::from(left <= 0));
+        *v = 0.0;
+    }
+}
+
+#[inline(always)]
+fn add_scaled_body(column: &mut [f64], values: &[f64], factor: &[f64]) {
+    for ((x, v), f) in column.iter_mut().zip(values).zip(factor) {
+        *x += v * f;
+    }
+}
+
+/// The element types of [`all_finite_body`].
+trait Real: Copy + std::ops::Mul<Output = Self> + std::ops::AddAssign + PartialEq {
+    const ZERO: Self;
+}
+
+impl Real for f64 {
+    const ZERO: f64 = 0.0;
+}
+
+impl Real for f32 {
+    const ZERO: f32 = 0.0;
+}
+
+#[inline(always)]
+fn all_finite_body<T: Real>(v: &[T]) -> bool {
+    // Sixteen lanes: two AVX registers of f64, or of f32 one.
+    let mut lanes = [T::ZERO; 16];
+    let mut blocks = v.chunks_exact(16);
+    for block in &mut blocks {
+        for (lane, &x) in lanes.iter_mut().zip(block) {
+            *lane += x * T::ZERO;
+        }
+    }
+    let mut sum = T::ZERO;
+    for &x in blocks.remainder() {
+        sum += x * T::ZERO;
+    }
+    for lane in lanes {
+        sum += lane;
+    }
+    sum == T::ZERO
+}
+
+/// Adds a due slot into a state column of either precision: `factor`
+/// scales each value (a spike input), `counter` zeroes it where the
+/// neuron is refractory; with `clear` the slot is emptied as it is read.
+/// The sum is formed in `f64` and rounded once for an `f32` column.
+pub(super) fn add_slot(
+    column: &mut ColumnData,
+    values: &mut [f64],
+    factor: Option<&[f64]>,
+    counter: Option<&[i32]>,
+    clear: bool,
+) {
+    match (column, factor, counter) {
+        (ColumnData::F64(c), None, None) if clear => take(c, values),
+        (ColumnData::F64(c), None, Some(counter)) if clear => take_open(c, values, counter),
+        (ColumnData::F64(c), Some(f), None) => {
+            add_scaled(c, values, f);
+            if clear {
+                values.fill(0.0);
+            }
+        }
+        (column, factor, counter) => {
+            if let Some(counter) = counter {
+                for (v, &left) in values.iter_mut().zip(counter) {
+                    *v *= f64::from(u8::from(left <= 0));
+                }
+            }
+            match (column, factor) {
+                (ColumnData::F64(c), None) => {
+                    for (x, v) in c.iter_mut().zip(values.iter()) {
+                        *x += v;
+                    }
+                }
+                (ColumnData::F64(c), Some(f)) => add_scaled(c, values, f),
+                (ColumnData::F32(c), None) => {
+                    for (x, v) in c.iter_mut().zip(values.iter()) {
+                        *x += *v as f32;
+                    }
+                }
+                (ColumnData::F32(c), Some(f)) => {
+                    for ((x, v), f) in c.iter_mut().zip(values.iter()).zip(f) {
+                        *x += (v * f) as f32;
+                    }
+                }
+                (ColumnData::I32(_), _) => {}
+            }
+            if clear {
+                values.fill(0.0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dispatched version (AVX2 where the CPU has it) and the
+    /// baseline body give the plain loops' results, bit for bit.
+    #[test]
+    fn both_versions_agree_with_the_plain_loops() {
+        let n = 37;
+        let base: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 1e3).collect();
+        let slot: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos()).collect();
+        let counter: Vec<i32> = (0..n).map(|i| (i % 3) as i32 - 1).collect();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+
+        let want: Vec<f64> = (0..n).map(|i| base[i] + slot[i]).collect();
+        for f in [take, take_body] {
+            let (mut c, mut v) = (base.clone(), slot.clone());
+            f(&mut c, &mut v);
+            assert_eq!(bits(&c), bits(&want));
+            assert_eq!(v, vec![0.0; n]);
+        }
+        let want: Vec<f64> = (0..n)
+            .map(|i| base[i] + slot[i] * f64::from(u8::from(counter[i] <= 0)))
+            .collect();
+        for f in [take_open, take_open_body] {
+            let (mut c, mut v) = (base.clone(), slot.clone());
+            f(&mut c, &mut v, &counter);
+            assert_eq!(bits(&c), bits(&want));
+            assert_eq!(v, vec![0.0; n]);
+        }
+        let want: Vec<f64> = (0..n).map(|i| base[i] + slot[i] * base[i]).collect();
+        for f in [add_scaled, add_scaled_body] {
+            let mut c = base.clone();
+            f(&mut c, &slot, &base);
+            assert_eq!(bits(&c), bits(&want));
+        }
+    }
+
+    #[test]
+    fn all_finite_finds_nan_and_infinity_anywhere() {
+        let mut v = vec![1.5f64; 37];
+        for check in [all_finite, all_finite_body::<f64>] {
+            assert!(check(&v));
+            for i in 0..v.len() {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    v[i] = bad;
+                    assert!(!check(&v), "{bad} at {i}");
+                    v[i] = 1.5;
+                }
+            }
+        }
+        let mut w = vec![0.25f32; 19];
+        assert!(all_finite_f32(&w));
+        w[18] = f32::NAN;
+        assert!(!all_finite_f32(&w));
+    }
+
+    #[test]
+    fn a_refractory_neuron_takes_nothing_but_a_nan() {
+        let mut col = ColumnData::F64(vec![1.0, 2.0, 3.0]);
+        let mut slot = vec![10.0, 10.0, f64::NAN];
+        add_slot(&mut col, &mut slot, None, Some(&[0, 5, 5]), true);
+        let ColumnData::F64(c) = &col else {
+            unreachable!()
+        };
+        assert_eq!(&c[..2], &[11.0, 2.0]);
+        assert!(c[2].is_nan());
+        assert_eq!(slot, vec![0.0; 3]);
+    }
+}
