@@ -1,6 +1,6 @@
 //! The Cranelift JIT against the reference interpreter.
 //!
-//! Every standard-library neuron model runs 10,000 steps of 4 neurons with
+//! Every standard-library neuron model runs 10,000 steps of 5 neurons with
 //! both backends from the same columns, with perturbed parameters (constant,
 //! and per-neuron columns) and a constant drive that makes the neurons
 //! spike, in double and single precision. Spike lists must be identical at
@@ -13,12 +13,17 @@
 //!   `f64`, round to `f32` after every operation) instruction by
 //!   instruction, so any difference is a bug, not rounding.
 //!
+//! The JIT runs twice: with its two-neuron SIMD kernel (where the model
+//! has one; the fifth neuron goes through the scalar loop) and scalar
+//! only. The two must agree bit for bit, at every step.
+//!
 //! Targeted tests check each math function, `Rem`, `Select`, `While`,
 //! `RoundToInt`, repeated `Spike` and random draws bit for bit on
 //! hand-built kernels, including NaN, infinities and signed zeros.
 
 use nmlc_compiler::abi::{ColumnData, StepContext};
-use nmlc_compiler::backend::{Backend, compile_step};
+use nmlc_compiler::backend::cranelift::JitKernel;
+use nmlc_compiler::backend::{Backend, StepKernel, compile_step};
 use nmlc_compiler::ir::interp::Interpreter;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
 use nmlc_compiler::ir::{
@@ -28,7 +33,8 @@ use nmlc_compiler::ir::{
 use nmlc_compiler::loader::DiskReader;
 use nmlc_compiler::model::NeuronModel;
 
-const NEURONS: usize = 4;
+/// Odd, so that the two-neuron kernel leaves one to the scalar loop.
+const NEURONS: usize = 5;
 const STEPS: u64 = 10_000;
 const DT: f64 = 0.1;
 
@@ -198,24 +204,42 @@ fn differential(
     ir: &NeuronIr,
     info: &Verified,
     mut cols: Vec<ColumnData>,
-) -> (usize, f64) {
+) -> (usize, f64, bool) {
     let interp = Interpreter::new(ir, info);
-    let jit = compile_step(ir, info, Backend::Jit).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let jit = JitKernel::compile_with(ir, info, true).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let scalar = JitKernel::compile_with(ir, info, false).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut jit_cols = cols.clone();
+    let mut scalar_cols = cols.clone();
     let tolerance = match ir.precision {
         Precision::F64 => 1e-12,
         Precision::F32 => 0.0,
     };
     let (mut total, mut worst) = (0, 0.0f64);
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for n in 0..STEPS {
         let ctx = context(n);
         a.clear();
         b.clear();
+        c.clear();
         interp.step(&ctx, &mut cols, 0, NEURONS, &mut a);
         jit.step(&ctx, &mut jit_cols, 0, NEURONS, &mut b);
+        scalar.step(&ctx, &mut scalar_cols, 0, NEURONS, &mut c);
         assert_eq!(a, b, "{name}: spikes differ at step {n}");
+        assert_eq!(
+            b, c,
+            "{name}: spikes of the two-neuron kernel differ at step {n}"
+        );
         total += a.len();
+        for (k, col) in ir.columns().iter().enumerate() {
+            for i in 0..NEURONS {
+                let (y, z) = (jit_cols[k].get(i), scalar_cols[k].get(i));
+                assert!(
+                    y.to_bits() == z.to_bits() || (y.is_nan() && z.is_nan()),
+                    "{name}: {} of neuron {i} at step {n}: two-neuron kernel {y:e}, scalar {z:e}",
+                    col.name
+                );
+            }
+        }
         if n % 100 == 99 {
             for (k, col) in ir.columns().iter().enumerate() {
                 for i in 0..NEURONS {
@@ -232,7 +256,7 @@ fn differential(
             }
         }
     }
-    (total, worst)
+    (total, worst, jit.has_pairs())
 }
 
 #[test]
@@ -240,7 +264,7 @@ fn every_stdlib_neuron_agrees_with_the_interpreter() {
     let c = nmlc_compiler::compile_stdlib();
     assert!(!c.has_errors());
     let mut rng = Rng(0x5EED_2024);
-    let mut runs = 0;
+    let (mut runs, mut paired) = (0, 0);
     for model in &c.program.neurons {
         if let Err(why) = defaults(model) {
             println!("skipping {}: {why}", model.name);
@@ -255,15 +279,23 @@ fn every_stdlib_neuron_agrees_with_the_interpreter() {
             let drive = choose_drive(&ir, &info, &per_neuron, &mut rng);
             let cols = build_columns(&ir, &info, &per_neuron, drive);
             let name = format!("{} ({params:?} parameters, {precision:?})", model.name);
-            let (spikes, worst) = differential(&name, &ir, &info, cols);
+            let (spikes, worst, pairs) = differential(&name, &ir, &info, cols);
             println!(
-                "{name}: solver {:?}, drive {drive:e}, {spikes} spikes, largest difference {worst:e}",
+                "{name}: solver {:?}, drive {drive:e}, {spikes} spikes, largest difference \
+                 {worst:e}, two-neuron kernel {pairs}",
                 ir.solver.kind
             );
             runs += 1;
+            paired += usize::from(pairs);
         }
     }
     assert!(runs >= 3 * 10, "only {runs} runs");
+    // Every f64 kernel without an adaptive solver's loop has a two-neuron
+    // version (most of the library).
+    assert!(
+        paired >= 10,
+        "only {paired} runs with the two-neuron kernel"
+    );
 }
 
 // ----- targeted tests on hand-built kernels --------------------------------
@@ -384,7 +416,14 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
     let info = k.verify();
     let n = cols[0].len();
     let interp = Interpreter::new(&k.ir, &info);
-    let jit = compile_step(&k.ir, &info, Backend::Jit).expect("compiles");
+    let jit = JitKernel::compile(&k.ir, &info).expect("compiles");
+    // Every f64 kernel without a loop runs two neurons at a time, so these
+    // tests check the two-neuron kernel too (n = 5: and the scalar tail).
+    assert_eq!(
+        jit.has_pairs(),
+        k.ir.precision == Precision::F64 && !has_while(&k.ir.step),
+        "{what}: two-neuron kernel"
+    );
     let mut jit_cols = cols.clone();
     for step in 0..steps {
         let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -404,6 +443,15 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
         }
     }
     jit_cols
+}
+
+/// Whether a block has a `While` (at any depth).
+fn has_while(block: &Block) -> bool {
+    block.0.iter().any(|s| match s {
+        Stmt::While { .. } => true,
+        Stmt::If(_, a, b) => has_while(a) || has_while(b),
+        _ => false,
+    })
 }
 
 /// Operands that probe the edges: zeros of both signs, halves, values near

@@ -1,7 +1,9 @@
-//! `exprel(x) = (exp(x) - 1) / x`, the function of exponential-Euler
-//! updates and of Hodgkin–Huxley rate functions, without the cost of a
-//! libm `expm1` and a division (about 12 ns a call on x86-64 glibc, half
-//! of a COBAHH step).
+//! `exp(x)` and `exprel(x) = (exp(x) - 1) / x`, the functions of
+//! exponential-Euler updates and of Hodgkin–Huxley rate functions, as
+//! nmlc's own code: straight-line arithmetic that the JIT emits inline
+//! (and two neurons at a time), where a libm call would be an opaque
+//! call that spills every register (about 12 ns a call of `expm1` and a
+//! division on x86-64 glibc, half of a COBAHH step).
 //!
 //! One range reduction and one polynomial serve both sides of the
 //! removable singularity. With `x = k·ln2 + r`, `|r| ≤ ln2/2`, and
@@ -15,23 +17,28 @@
 //!   in two exact halves (so subnormal results round once), and
 //!   `exprel(x) = (exp(x) - 1)/x`.
 //!
+//! `exp(x) = 2^k·(1 + r·E(r))`, from the same reduction: within 1 ulp of
+//! glibc's `exp` (see the tests).
+//!
 //! Rounding to the nearest integer uses the `1.5·2^52` addition trick,
 //! which needs no SSE4.1 `roundsd` (a libm call in a baseline x86-64
 //! build). Measured against glibc's `expm1(x)/x`: within 4 ulp over
-//! [-750, 750] (see the tests). Every backend computes this function
-//! (the JIT calls it), so results do not depend on the backend.
+//! [-750, 750] (see the tests). Every backend computes these functions
+//! with exactly these operations (the JIT's inline two-lane code repeats
+//! them, `backend::cranelift::vmath`), so results do not depend on the
+//! backend.
 
-const INV_LN2: f64 = std::f64::consts::LOG2_E;
+pub(crate) const INV_LN2: f64 = std::f64::consts::LOG2_E;
 /// ln2 split so that `k·LN2_HI` is exact for |k| < 2^20 (fdlibm's
 /// `ln2HI` and `ln2LO`, 6.93147180369123816490e-01 and
 /// 1.90821492927058770002e-10).
-const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+pub(crate) const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+pub(crate) const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 /// Adding and subtracting it rounds to the nearest integer (ties to even)
 /// any |v| < 2^51.
-const ROUND: f64 = 6_755_399_441_055_744.0;
+pub(crate) const ROUND: f64 = 6_755_399_441_055_744.0;
 /// `1/(j+1)!` for j = 0..=12.
-const E: [f64; 13] = [
+pub(crate) const E: [f64; 13] = [
     1.0,
     0.5,
     0.166_666_666_666_666_66,
@@ -48,7 +55,7 @@ const E: [f64; 13] = [
 ];
 
 /// `E(r)` by Estrin's scheme.
-fn taylor(r: f64) -> f64 {
+pub(crate) fn taylor(r: f64) -> f64 {
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
@@ -61,13 +68,39 @@ fn taylor(r: f64) -> f64 {
     s0 + s1 * r8
 }
 
-/// `(exp(x) - 1)/x`, 1 at 0; `+inf` at `+inf`, 0 at `-inf`, NaN at NaN.
-pub fn exprel(x: f64) -> f64 {
-    // Beyond these, exp(x) overflows to inf or underflows to 0 anyway;
-    // clamping keeps k small (NaN passes through both tests).
+/// `x` clamped to [-746, 710] (beyond, `exp` is 0 or inf anyway; NaN
+/// passes) and `k = round(x/ln2)` of the clamped value, as a float.
+fn reduce(x: f64) -> (f64, f64) {
     let xc = if x > 710.0 { 710.0 } else { x };
     let xc = if xc < -746.0 { -746.0 } else { xc };
-    let kf = (xc * INV_LN2 + ROUND) - ROUND;
+    (xc, (xc * INV_LN2 + ROUND) - ROUND)
+}
+
+/// `2^k1` and `2^k2` with `k1 + k2 = k`, each a normal number for the
+/// `k` of a clamped argument.
+fn halves(kf: f64) -> (f64, f64) {
+    let k = kf as i32;
+    let k1 = k >> 1;
+    let k2 = k - k1;
+    let scale = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
+    (scale(k1), scale(k2))
+}
+
+/// `e^x`: within 1 ulp of libm; 0 below about -745, `+inf` above about
+/// 709.8 and at `+inf`, NaN at NaN.
+pub fn exp(x: f64) -> f64 {
+    let (xc, kf) = reduce(x);
+    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
+    let (s1, s2) = halves(kf);
+    let re = r * taylor(r);
+    (1.0 + re) * s1 * s2
+}
+
+/// `(exp(x) - 1)/x`, 1 at 0; `+inf` at `+inf`, 0 at `-inf`, NaN at NaN.
+pub fn exprel(x: f64) -> f64 {
+    // Beyond the clamp, exp(x) overflows to inf or underflows to 0
+    // anyway; clamping keeps k small.
+    let (xc, kf) = reduce(x);
     if kf == 0.0 {
         return taylor(x);
     }
@@ -78,13 +111,9 @@ pub fn exprel(x: f64) -> f64 {
     // exp(x) - 1 = 2^k·(1 + r·E(r)) - 1 = (2^k - 1) + 2^k·r·E(r): 2^k - 1
     // is exact for the k where it matters, so only r·E(r) carries error.
     // 2^k is applied as two factors 2^k1·2^k2, each a normal number.
-    let k = kf as i32;
-    let k1 = k >> 1;
-    let k2 = k - k1;
-    let scale = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
-    let (s1, s2) = (scale(k1), scale(k2));
+    let (s1, s2) = halves(kf);
     let re = r * taylor(r);
-    let em1 = if k <= 64 {
+    let em1 = if kf <= 64.0 {
         (s1 * s2 - 1.0) + s1 * re * s2
     } else {
         // 2^k alone may overflow while exp(x) does not; nothing cancels.
@@ -95,7 +124,7 @@ pub fn exprel(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::exprel;
+    use super::{exp, exprel};
 
     /// Distance in units of the last place of `want`.
     fn ulps(got: f64, want: f64) -> f64 {
@@ -151,6 +180,47 @@ mod tests {
         let b = std::f64::consts::LN_2 / 2.0;
         for x in [b - 1e-12, b + 1e-12, -b - 1e-12, -b + 1e-12] {
             assert!(ulps(exprel(x), reference(x)) <= 4.0, "{x}");
+        }
+    }
+
+    #[test]
+    fn exp_within_one_ulp_of_libm() {
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut worst = (0.0, 0.0);
+        for i in 0..2_000_000u64 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            let x = match i % 4 {
+                0 => -745.0 + 1454.0 * u,
+                1 => -20.0 + 40.0 * u,
+                2 => -0.4 + 0.8 * u,
+                _ => (u - 0.5) * 1e-6,
+            };
+            let e = ulps(exp(x), x.exp());
+            if e > worst.0 {
+                worst = (e, x);
+            }
+        }
+        eprintln!("worst: {} ulp at x = {}", worst.0, worst.1);
+        assert!(worst.0 <= 1.0, "{} ulp at x = {}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn exp_special_values() {
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-0.0), 1.0);
+        assert_eq!(exp(1.0), std::f64::consts::E);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(-746.0), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        assert_eq!(exp(709.0), 709.0f64.exp());
+        // Subnormal results.
+        for x in [-740.0, -744.0, -708.5] {
+            assert!(ulps(exp(x), f64::exp(x)) <= 1.0, "{x}");
         }
     }
 }

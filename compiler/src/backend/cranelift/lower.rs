@@ -6,6 +6,7 @@
 //! there.
 
 use super::math::{self, Lowering};
+use super::vmath;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
 use crate::ir::{
@@ -954,6 +955,21 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 let r = self.b.ins().select(neg, minus_one, a[0]);
                 self.b.ins().select(pos, one, r)
             }
+            MathFn::Exp | MathFn::Exprel => {
+                // Lane 1 repeats lane 0, so `exprel`'s all-lanes test is
+                // lane 0's.
+                let x = self.b.ins().splat(types::F64X2, a[0]);
+                let mut lanes = vmath::Lanes {
+                    b: &mut self.b,
+                    cold: self.cold,
+                };
+                let y = if m == MathFn::Exp {
+                    lanes.exp(x)
+                } else {
+                    lanes.exprel(x)
+                };
+                self.b.ins().extractlane(y, 0)
+            }
             MathFn::Heaviside => {
                 let zero = self.b.ins().f64const(0.0);
                 let one = self.b.ins().f64const(1.0);
@@ -1104,7 +1120,7 @@ fn place_bit(columns: &[ColumnSlot], place: Place) -> Option<usize> {
 }
 
 /// The column places the step kernel reads or writes, and those it writes.
-fn used_places(ir: &NeuronIr) -> (Vec<Place>, Vec<Place>) {
+pub(super) fn used_places(ir: &NeuronIr) -> (Vec<Place>, Vec<Place>) {
     fn visit_expr(ir: &NeuronIr, h: Handle<Expr>, seen: &mut [bool], used: &mut Vec<Place>) {
         if seen[h.index()] {
             return;
@@ -1223,7 +1239,7 @@ fn stored_places(block: &Block) -> Vec<Place> {
 /// For each expression, the set of places it loads (transitively), over
 /// the bits of [`place_bit`]. Operands precede their users in the arena (a
 /// verified invariant), so one forward pass suffices.
-fn dependencies(ir: &NeuronIr, n_columns: usize) -> Vec<Vec<u64>> {
+pub(super) fn dependencies(ir: &NeuronIr, n_columns: usize) -> Vec<Vec<u64>> {
     // Column slots are not built yet when this runs in `Emitter::new`, so
     // recompute their order: the used columns in binding order.
     let (used, _) = used_places(ir);

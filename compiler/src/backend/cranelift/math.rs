@@ -4,8 +4,9 @@
 //! The calls go to `extern "C"` wrappers of the `f64` methods that
 //! [`crate::ir::interp::math`] uses, so the JIT and the interpreter compute
 //! every transcendental function with the same library code (in an optimised
-//! build each wrapper is a jump to the libm function of the same name;
-//! `exprel` is nmlc's own, [`crate::ir::exprel`]).
+//! build each wrapper is a jump to the libm function of the same name).
+//! `exp` and `exprel`, nmlc's own functions ([`crate::ir::exprel`]), are
+//! emitted inline by [`super::vmath`].
 
 use crate::ir::MathFn;
 
@@ -29,7 +30,6 @@ pub(super) enum Lowering {
 pub(super) fn lowering(m: MathFn) -> Lowering {
     let call = |symbol, arity| Lowering::Call { symbol, arity };
     match m {
-        MathFn::Exp => call("exp", 1),
         MathFn::Expm1 => call("expm1", 1),
         MathFn::Log => call("log", 1),
         MathFn::Log10 => call("log10", 1),
@@ -46,7 +46,6 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
         MathFn::Atan => call("atan", 1),
         MathFn::Atan2 => call("atan2", 2),
         MathFn::Pow => call("pow", 2),
-        MathFn::Exprel => call("exprel", 1),
         MathFn::Sqrt
         | MathFn::Abs
         | MathFn::Floor
@@ -56,16 +55,15 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
         | MathFn::Max
         | MathFn::Clip
         | MathFn::Sign
-        | MathFn::Heaviside => Lowering::Inline,
+        | MathFn::Heaviside
+        | MathFn::Exp
+        | MathFn::Exprel => Lowering::Inline,
     }
 }
 
 /// The symbol `Rem`'s sibling `Pow` (the `^` operator) calls.
 pub(super) const POW: &str = "pow";
 
-extern "C" fn exp(x: f64) -> f64 {
-    x.exp()
-}
 extern "C" fn expm1(x: f64) -> f64 {
     x.exp_m1()
 }
@@ -114,20 +112,15 @@ extern "C" fn atan2(y: f64, x: f64) -> f64 {
 extern "C" fn pow(x: f64, y: f64) -> f64 {
     x.powf(y)
 }
-extern "C" fn exprel(x: f64) -> f64 {
-    crate::ir::exprel::exprel(x)
-}
 
 /// Every symbol the generated code may import, with its address. Each is
 /// listed explicitly: nothing is looked up in the process by name.
-pub(super) fn symbols() -> [(&'static str, *const u8); 18] {
+pub(super) fn symbols() -> [(&'static str, *const u8); 16] {
     type Unary = extern "C" fn(f64) -> f64;
     type Binary = extern "C" fn(f64, f64) -> f64;
     let unary = |f: Unary| f as *const u8;
     let binary = |f: Binary| f as *const u8;
     [
-        ("exp", unary(exp)),
-        ("exprel", unary(exprel)),
         ("expm1", unary(expm1)),
         ("log", unary(log)),
         ("log10", unary(log10)),

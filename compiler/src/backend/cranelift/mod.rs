@@ -74,8 +74,10 @@
 //!   instructions (IEEE-exact, as in Rust); `min`/`max`/`clip` are compares
 //!   and selects that ignore a NaN operand like `f64::min`; `round` is
 //!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`
-//!   are selects; the transcendental functions are imported symbols
-//!   (`exp`, `expm1`, `log`, …, `pow`, and nmlc's own `exprel`) registered
+//!   are selects; nmlc's own `exp` and `exprel` are inline two-lane code
+//!   ([`vmath`]) that repeats the interpreter's operations exactly; the
+//!   other transcendental functions are imported symbols
+//!   (`expm1`, `log`, …, `pow`) registered
 //!   with [`JITBuilder::symbol`]
 //!   and bound to `extern "C"` wrappers of the very `f64` methods the
 //!   interpreter calls, so both use the same libm. `Rem` is
@@ -86,6 +88,8 @@
 
 mod lower;
 mod math;
+mod pairs;
+mod vmath;
 
 use crate::abi::{ColumnData, StepContext};
 use crate::backend::{BackendError, StepKernel};
@@ -110,6 +114,8 @@ pub type KernelFn = extern "C" fn(
 /// A step kernel compiled to native code by Cranelift.
 pub struct JitKernel {
     function: KernelFn,
+    /// The two-neuron version ([`pairs`]), where the kernel has one.
+    pairs: Option<KernelFn>,
     /// Element type of each column, in binding order.
     column_types: Vec<Type>,
     /// Owns the code `function` points into; freed when the kernel drops.
@@ -124,21 +130,48 @@ const STACK_COLUMNS: usize = 32;
 impl JitKernel {
     /// Compiles the step kernel of a verified IR.
     pub fn compile(ir: &NeuronIr, info: &Verified) -> Result<JitKernel, BackendError> {
+        Self::compile_with(ir, info, true)
+    }
+
+    /// Compiles the step kernel, with its two-neuron version where `pairs`
+    /// is set and the kernel allows it ([`pairs::supported`]; a host
+    /// without SSE4.1 makes Cranelift refuse it, and the scalar kernel
+    /// then does every neuron).
+    pub fn compile_with(
+        ir: &NeuronIr,
+        info: &Verified,
+        pairs: bool,
+    ) -> Result<JitKernel, BackendError> {
         let mut module = new_module()?;
         let function_id = emit_step(&mut module, ir, info)?;
+        let pairs_id = if pairs && pairs::supported(ir) {
+            emit_pairs(&mut module, ir, info).ok()
+        } else {
+            None
+        };
         module
             .finalize_definitions()
             .map_err(|e| BackendError(format!("Cranelift could not finalize the kernel: {e}")))?;
-        let code = module.get_finalized_function(function_id);
-        // SAFETY: `code` is the finalized function just defined with the
-        // signature of `KernelFn` (see `kernel_signature`), and it stays
+        // SAFETY: both are finalized functions just defined with the
+        // signature of `KernelFn` (see `kernel_signature`), and they stay
         // valid while `module` lives, which the kernel owns.
-        let function = unsafe { std::mem::transmute::<*const u8, KernelFn>(code) };
+        let function = unsafe {
+            std::mem::transmute::<*const u8, KernelFn>(module.get_finalized_function(function_id))
+        };
+        let pairs = pairs_id.map(|id| unsafe {
+            std::mem::transmute::<*const u8, KernelFn>(module.get_finalized_function(id))
+        });
         Ok(JitKernel {
             function,
+            pairs,
             column_types: ir.columns().iter().map(|c| c.ty).collect(),
             module: Mutex::new(Some(module)),
         })
+    }
+
+    /// Whether the kernel advances neurons two at a time ([`pairs`]).
+    pub fn has_pairs(&self) -> bool {
+        self.pairs.is_some()
     }
 
     /// The Cranelift IR (CLIF text) of the step kernel, for inspection and
@@ -157,15 +190,21 @@ impl JitKernel {
         let mut module = new_module()?;
         let mut ctx = module.make_context();
         build_function(&mut module, &mut ctx, ir, info)?;
-        ctx.set_disasm(true);
-        let mut ctrl = cranelift_codegen::control::ControlPlane::default();
-        let code = ctx.compile(module.isa(), &mut ctrl).map_err(|e| {
-            BackendError(format!(
-                "Cranelift could not compile the kernel: {:?}",
-                e.inner
-            ))
-        })?;
-        Ok(code.vcode.clone().unwrap_or_default())
+        let mut text = compiled_text(&module, &mut ctx)?;
+        if pairs::supported(ir) {
+            let mut ctx = module.make_context();
+            let signature = kernel_signature(&module);
+            ctx.func.signature = signature;
+            let mut fctx = FunctionBuilderContext::new();
+            pairs::lower_pairs(&mut module, &mut ctx.func, &mut fctx, ir, info)?;
+            if let Ok(pairs) = compiled_text(&module, &mut ctx) {
+                text.push_str(
+                    "// two neurons at a time (the scalar loop above does an odd last one)\n",
+                );
+                text.push_str(&pairs);
+            }
+        }
+        Ok(text)
     }
 
     fn check_columns(&self, cols: &[ColumnData], end: usize) {
@@ -224,18 +263,43 @@ impl StepKernel for JitKernel {
         // least `end` elements (checked above), the code touches elements
         // `start..end` only, and `spikes` has room for `end - start` more
         // entries, of which it writes at most one per neuron.
-        let written = unsafe {
-            let n = (self.function)(
-                ctx,
-                pointers.as_ptr(),
-                start as u32,
-                end32,
-                spikes.as_mut_ptr().add(len),
-            );
-            spikes.set_len(len + n as usize);
-            n
+        // Pairs first (an even number of neurons), then what is left.
+        let (even, mut written) = match self.pairs {
+            Some(pairs) if end - start >= 2 => {
+                let even = start + ((end - start) & !1);
+                // SAFETY: as below, for the neurons `start..even`.
+                let n = unsafe {
+                    pairs(
+                        ctx,
+                        pointers.as_ptr(),
+                        start as u32,
+                        even as u32,
+                        spikes.as_mut_ptr().add(len),
+                    )
+                };
+                (even, n as usize)
+            }
+            _ => (start, 0),
         };
-        debug_assert!(written as usize <= end - start);
+        if even < end {
+            // SAFETY: every column has the type the code was compiled for
+            // and at least `end` elements (checked above), the code touches
+            // elements `even..end` only, and `spikes` has room for `end -
+            // start` entries past `len`, of which `written` (at most `even -
+            // start`) are used: the kernel writes at most one per neuron.
+            written += unsafe {
+                (self.function)(
+                    ctx,
+                    pointers.as_ptr(),
+                    even as u32,
+                    end32,
+                    spikes.as_mut_ptr().add(len + written),
+                )
+            } as usize;
+        }
+        debug_assert!(written <= end - start);
+        // SAFETY: the kernels initialised these `written` entries.
+        unsafe { spikes.set_len(len + written) };
     }
 }
 
@@ -297,6 +361,45 @@ fn emit_step(
     module.define_function(id, &mut ctx).map_err(|e| {
         BackendError(format!(
             "Cranelift rejected the kernel of {}: {e:?}",
+            ir.population
+        ))
+    })?;
+    module.clear_context(&mut ctx);
+    Ok(id)
+}
+
+/// The host assembly Cranelift makes of the function in `ctx`.
+fn compiled_text(module: &JITModule, ctx: &mut Context) -> Result<String, BackendError> {
+    ctx.set_disasm(true);
+    let mut ctrl = cranelift_codegen::control::ControlPlane::default();
+    let code = ctx.compile(module.isa(), &mut ctrl).map_err(|e| {
+        BackendError(format!(
+            "Cranelift could not compile the kernel: {:?}",
+            e.inner
+        ))
+    })?;
+    Ok(code.vcode.clone().unwrap_or_default())
+}
+
+/// Declares and defines the two-neuron step function in `module`.
+fn emit_pairs(
+    module: &mut JITModule,
+    ir: &NeuronIr,
+    info: &Verified,
+) -> Result<cranelift_module::FuncId, BackendError> {
+    let mut ctx = module.make_context();
+    let signature = kernel_signature(module);
+    let name = format!("step2_{}", ir.population);
+    let id = module
+        .declare_function(&name, Linkage::Local, &signature)
+        .map_err(|e| BackendError(format!("Cranelift could not declare {name}: {e}")))?;
+    ctx.func.signature = signature;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    pairs::lower_pairs(module, &mut ctx.func, &mut fctx, ir, info)?;
+    module.define_function(id, &mut ctx).map_err(|e| {
+        BackendError(format!(
+            "Cranelift rejected the two-neuron kernel of {}: {e:?}",
             ir.population
         ))
     })?;

@@ -1,0 +1,889 @@
+//! The two-neuron step kernel: the same IR lowered to two-lane SIMD code
+//! that advances neurons `i` and `i + 1` together.
+//!
+//! It has the scalar kernel's signature ([`super::KernelFn`]) and is called
+//! for an even number of neurons; the scalar kernel does the last one of an
+//! odd range. Each lane performs exactly the scalar kernel's IEEE
+//! operations, so results are bit-identical to the interpreter's.
+//!
+//! Values: reals are `f64x2`; integers are `i64x2` holding sign-extended
+//! `i32` values (each `+`, `-`, `*` is wrapped back to 32 bits, as `i32`
+//! arithmetic wraps); truth values are `i64x2` lane masks (all ones or all
+//! zeros), as vector comparisons produce them.
+//!
+//! Control flow becomes data flow: an `If` evaluates its condition as a
+//! mask and runs both branches under the masks `outer & c` and
+//! `outer & !c`; a store under a mask keeps the old value in the other
+//! lane (`bitselect`), and `Spike` ors the mask into the spike flags. The
+//! expressions of a branch are evaluated for both lanes; they have no side
+//! effects (a random draw is addressed by its index, so drawing one that
+//! a lane does not use changes nothing). `exp` and `exprel` are inline
+//! (see [`super::vmath`]); other libm functions are called lane by lane.
+//!
+//! Only `f64` kernels without `While` are lowered this way ([`supported`]);
+//! a host without SSE4.1 (vector `floor`, `ceil`, `trunc`) makes Cranelift
+//! refuse the function, and the scalar kernel then does all neurons.
+
+use super::math::{self, Lowering};
+use super::vmath;
+use crate::abi::StepContext;
+use crate::backend::BackendError;
+use crate::ir::{
+    BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
+    UnaryOp, Verified,
+};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    AbiParam, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Value, types,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use std::collections::HashMap;
+
+/// A lowered IR value for two neurons.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    /// `f64x2`.
+    Real(Value),
+    /// `i64x2`, sign-extended `i32` lanes.
+    Int(Value),
+    /// `i64x2` lane mask.
+    Bool(Value),
+}
+
+/// Whether the step kernel of `ir` can be lowered for two neurons.
+pub(super) fn supported(ir: &NeuronIr) -> bool {
+    fn no_while(block: &Block) -> bool {
+        block.0.iter().all(|s| match s {
+            Stmt::While { .. } => false,
+            Stmt::If(_, a, b) => no_while(a) && no_while(b),
+            _ => true,
+        })
+    }
+    ir.precision == Precision::F64
+        && no_while(&ir.step)
+        && ir
+            .columns()
+            .iter()
+            .all(|c| matches!(c.ty, Type::F64 | Type::I32))
+        && ir
+            .local_types
+            .iter()
+            .all(|t| matches!(t, Type::F64 | Type::I32 | Type::Bool))
+}
+
+/// Builds the two-neuron step function of `ir` into `func`.
+pub(super) fn lower_pairs(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    ir: &NeuronIr,
+    info: &Verified,
+) -> Result<(), BackendError> {
+    let config = module.target_config();
+    let b = FunctionBuilder::new(func, fctx);
+    let mut e = Pairs::new(module, b, ir, info, config.pointer_type())?;
+    e.neuron_loop(ir);
+    let Pairs { mut b, .. } = e;
+    b.seal_all_blocks();
+    b.finalize(config);
+    Ok(())
+}
+
+struct Slot {
+    place: Place,
+    ty: Type,
+    base: Value,
+    var: Variable,
+    written: bool,
+}
+
+struct Pairs<'m, 'f> {
+    module: &'m mut JITModule,
+    b: FunctionBuilder<'f>,
+    ir: &'m NeuronIr,
+    pointer: types::Type,
+    end: Value,
+    spikes: Value,
+    /// `t` and `dt` splatted; the rest scalar.
+    t: Value,
+    dt: Value,
+    step: Value,
+    seed: Value,
+    population: Value,
+    first_neuron: Value,
+    columns: Vec<Slot>,
+    locals: Vec<Variable>,
+    /// The lanes the code being emitted runs for (`None`: both).
+    mask: Option<Value>,
+    /// Lane masks of the neurons that spiked.
+    spiked: Variable,
+    neuron: Variable,
+    count: Variable,
+    /// Index of the pair's first neuron (`i32`), valid in the body.
+    index: Value,
+    imports: HashMap<&'static str, FuncRef>,
+    cache: HashMap<Handle<Expr>, Val>,
+    deps: Vec<Vec<u64>>,
+}
+
+impl<'m, 'f> Pairs<'m, 'f> {
+    fn new(
+        module: &'m mut JITModule,
+        mut b: FunctionBuilder<'f>,
+        ir: &'m NeuronIr,
+        info: &Verified,
+        pointer: types::Type,
+    ) -> Result<Pairs<'m, 'f>, BackendError> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (ctx_ptr, cols_ptr, start, end, spikes) =
+            (params[0], params[1], params[2], params[3], params[4]);
+        let flags = MemFlagsData::trusted().with_readonly();
+        let field = |b: &mut FunctionBuilder, ty, offset: usize| {
+            b.ins().load(ty, flags, ctx_ptr, offset as i32)
+        };
+        let t = field(&mut b, types::F64, std::mem::offset_of!(StepContext, t));
+        let dt = field(&mut b, types::F64, std::mem::offset_of!(StepContext, dt));
+        let step = field(&mut b, types::I64, std::mem::offset_of!(StepContext, step));
+        let seed = field(&mut b, types::I64, std::mem::offset_of!(StepContext, seed));
+        let population = field(
+            &mut b,
+            types::I32,
+            std::mem::offset_of!(StepContext, population),
+        );
+        let first_neuron = field(
+            &mut b,
+            types::I32,
+            std::mem::offset_of!(StepContext, first_neuron),
+        );
+        let t = b.ins().splat(types::F64X2, t);
+        let dt = b.ins().splat(types::F64X2, dt);
+
+        let (used, written) = super::lower::used_places(ir);
+        let mut columns = Vec::new();
+        for (k, col) in ir.columns().iter().enumerate() {
+            if !used.contains(&col.place) {
+                continue;
+            }
+            let binding = info.binding(col.place).ok_or_else(|| {
+                BackendError(format!("verified IR: {:?} has no column", col.place))
+            })?;
+            debug_assert_eq!(binding, k);
+            let offset = i32::try_from(binding * pointer.bytes() as usize)
+                .map_err(|_| BackendError("too many columns".into()))?;
+            let base = b.ins().load(pointer, flags, cols_ptr, offset);
+            let var = b.declare_var(lanes_type(col.ty));
+            columns.push(Slot {
+                place: col.place,
+                ty: col.ty,
+                base,
+                var,
+                written: written.contains(&col.place),
+            });
+        }
+        let locals = ir
+            .local_types
+            .iter()
+            .map(|ty| b.declare_var(lanes_type(*ty)))
+            .collect();
+        let spiked = b.declare_var(types::I64X2);
+        let neuron = b.declare_var(types::I32);
+        let count = b.declare_var(types::I32);
+        let deps = super::lower::dependencies(ir, columns.len());
+        let zero = b.ins().iconst(types::I32, 0);
+        b.def_var(count, zero);
+        b.def_var(neuron, start);
+        let index = start;
+        Ok(Pairs {
+            module,
+            b,
+            ir,
+            pointer,
+            end,
+            spikes,
+            t,
+            dt,
+            step,
+            seed,
+            population,
+            first_neuron,
+            columns,
+            locals,
+            mask: None,
+            spiked,
+            neuron,
+            count,
+            index,
+            imports: HashMap::new(),
+            cache: HashMap::new(),
+            deps,
+        })
+    }
+
+    /// The loop over pairs `i, i + 1` for `i = start, start + 2, … < end`
+    /// (`end - start` is even), tested at the bottom.
+    fn neuron_loop(&mut self, ir: &NeuronIr) {
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let start = self.b.use_var(self.neuron);
+        let any = self.b.ins().icmp(IntCC::UnsignedLessThan, start, self.end);
+        self.b.ins().brif(any, body, &[], exit, &[]);
+
+        self.b.switch_to_block(body);
+        self.index = self.b.use_var(self.neuron);
+        self.load_pair();
+        self.cache.clear();
+        self.mask = None;
+        self.block(&ir.step);
+        self.store_pair();
+        self.record_spikes();
+        let next = self.b.ins().iadd_imm_s(self.index, 2);
+        self.b.def_var(self.neuron, next);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next, self.end);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+
+        self.b.switch_to_block(exit);
+        let n = self.b.use_var(self.count);
+        self.b.ins().return_(&[n]);
+    }
+
+    fn address(&mut self, base: Value, size: i64) -> Value {
+        let wide = if self.pointer == types::I32 {
+            self.index
+        } else {
+            self.b.ins().uextend(self.pointer, self.index)
+        };
+        let offset = self.b.ins().imul_imm_s(wide, size);
+        self.b.ins().iadd(base, offset)
+    }
+
+    fn load_pair(&mut self) {
+        let flags = MemFlagsData::trusted();
+        for k in 0..self.columns.len() {
+            let Slot { ty, base, var, .. } = self.columns[k];
+            let v = if ty == Type::I32 {
+                let address = self.address(base, 4);
+                self.b.ins().sload32x2(flags, address, 0)
+            } else {
+                let address = self.address(base, 8);
+                self.b.ins().load(types::F64X2, flags, address, 0)
+            };
+            self.b.def_var(var, v);
+        }
+        for k in 0..self.locals.len() {
+            let zero = self.zero(self.ir.local_types[k]);
+            self.b.def_var(self.locals[k], zero);
+        }
+        let no = self.int_splat(0);
+        self.b.def_var(self.spiked, no);
+    }
+
+    fn store_pair(&mut self) {
+        let flags = MemFlagsData::trusted();
+        for k in 0..self.columns.len() {
+            let Slot {
+                ty,
+                base,
+                var,
+                written,
+                ..
+            } = self.columns[k];
+            if !written {
+                continue;
+            }
+            let v = self.b.use_var(var);
+            if ty == Type::I32 {
+                // The low halves of both lanes, side by side: one 8-byte
+                // store.
+                let little = MemFlagsData::new().with_endianness(Endianness::Little);
+                let bytes = self.b.ins().bitcast(types::I8X16, little, v);
+                let order: [u8; 16] = [0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11];
+                let order = self
+                    .b
+                    .func
+                    .dfg
+                    .immediates
+                    .push(cranelift_codegen::ir::ConstantData::from(&order[..]));
+                let packed = self.b.ins().shuffle(bytes, bytes, order);
+                let packed = self.b.ins().bitcast(types::I64X2, little, packed);
+                let both = self.b.ins().extractlane(packed, 0);
+                let address = self.address(base, 4);
+                self.b.ins().store(flags, both, address, 0);
+            } else {
+                let address = self.address(base, 8);
+                self.b.ins().store(flags, v, address, 0);
+            }
+        }
+    }
+
+    /// Appends the spiking neurons of the pair. Spikes are rare: one test
+    /// of both lanes' flags skips the appending when neither spiked. Each
+    /// index is then written at `spikes[count]` and `count` advances by
+    /// its flag; `count` is at most the number of neurons done before, so
+    /// both writes stay within the `end - start` entries the caller
+    /// provides.
+    fn record_spikes(&mut self) {
+        let spiked = self.b.use_var(self.spiked);
+        let bits = self.b.ins().vhigh_bits(types::I32, spiked);
+        let append = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.set_cold_block(append);
+        self.b.ins().brif(bits, append, &[], done, &[]);
+
+        self.b.switch_to_block(append);
+        for lane in 0..2u8 {
+            let n = self.b.use_var(self.count);
+            let wide = if self.pointer == types::I32 {
+                n
+            } else {
+                self.b.ins().uextend(self.pointer, n)
+            };
+            let offset = self.b.ins().imul_imm_s(wide, 4);
+            let address = self.b.ins().iadd(self.spikes, offset);
+            let i = self.b.ins().iadd_imm_s(self.index, i64::from(lane));
+            self.b.ins().store(MemFlagsData::trusted(), i, address, 0);
+            let flag = self.b.ins().ushr_imm_u(bits, i64::from(lane));
+            let flag = self.b.ins().band_imm_u(flag, 1);
+            let n1 = self.b.ins().iadd(n, flag);
+            self.b.def_var(self.count, n1);
+        }
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    fn zero(&mut self, ty: Type) -> Value {
+        match ty {
+            Type::F64 | Type::F32 => self.real_splat(0.0),
+            Type::I32 | Type::Bool => self.int_splat(0),
+        }
+    }
+
+    fn real_splat(&mut self, x: f64) -> Value {
+        let s = self.b.ins().f64const(x);
+        self.b.ins().splat(types::F64X2, s)
+    }
+
+    fn int_splat(&mut self, x: i64) -> Value {
+        let s = self.b.ins().iconst(types::I64, x);
+        self.b.ins().splat(types::I64X2, s)
+    }
+
+    // ----- statements -------------------------------------------------
+
+    fn block(&mut self, block: &Block) {
+        for s in &block.0 {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Store(place, h) => {
+                let v = self.expr(*h);
+                self.store(*place, v);
+            }
+            Stmt::If(c, then, otherwise) => {
+                let c = self.expr(*c);
+                let c = self.bool_of(c);
+                let outer = self.mask;
+                let yes = match outer {
+                    Some(m) => self.b.ins().band(m, c),
+                    None => c,
+                };
+                let no = match outer {
+                    Some(m) => self.b.ins().band_not(m, c),
+                    None => self.b.ins().bnot(c),
+                };
+                if !then.0.is_empty() {
+                    self.mask = Some(yes);
+                    self.block(then);
+                }
+                if !otherwise.0.is_empty() {
+                    self.mask = Some(no);
+                    self.block(otherwise);
+                }
+                self.mask = outer;
+            }
+            Stmt::Spike => {
+                let lanes = match self.mask {
+                    Some(m) => m,
+                    None => self.int_splat(-1),
+                };
+                let old = self.b.use_var(self.spiked);
+                let new = self.b.ins().bor(old, lanes);
+                self.b.def_var(self.spiked, new);
+            }
+            // Not in supported kernels (`While`), or not in verified step
+            // kernels.
+            Stmt::While { .. } | Stmt::Integrate | Stmt::Propagator { .. } => {}
+        }
+    }
+
+    fn store(&mut self, place: Place, v: Val) {
+        let (var, ty) = match place {
+            Place::Local(k) => (self.locals[k as usize], self.ir.local_types[k as usize]),
+            column => {
+                let Some(slot) = self.columns.iter().find(|c| c.place == column) else {
+                    return;
+                };
+                (slot.var, slot.ty)
+            }
+        };
+        let new = match ty {
+            Type::F64 | Type::F32 => self.real_of(v),
+            Type::I32 => self.int_of(v),
+            Type::Bool => self.bool_of(v),
+        };
+        let new = match self.mask {
+            None => new,
+            Some(m) => {
+                let old = self.b.use_var(var);
+                self.select(m, new, old)
+            }
+        };
+        self.b.def_var(var, new);
+        self.invalidate(place);
+    }
+
+    /// `m ? x : y` lane by lane, for any lane type.
+    fn select(&mut self, m: Value, x: Value, y: Value) -> Value {
+        let ty = self.b.func.dfg.value_type(x);
+        let m = if ty == types::I64X2 {
+            m
+        } else {
+            self.b.ins().bitcast(ty, MemFlagsData::new(), m)
+        };
+        self.b.ins().bitselect(m, x, y)
+    }
+
+    fn invalidate(&mut self, place: Place) {
+        let bit = match place {
+            Place::Local(k) => Some(self.columns.len() + k as usize),
+            column => self.columns.iter().position(|c| c.place == column),
+        };
+        let Some(bit) = bit else {
+            return;
+        };
+        let deps = &self.deps;
+        self.cache.retain(|h, _| {
+            deps[h.index()]
+                .get(bit / 64)
+                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
+        });
+    }
+
+    // ----- expressions ------------------------------------------------
+
+    fn expr(&mut self, h: Handle<Expr>) -> Val {
+        if let Some(v) = self.cache.get(&h) {
+            return *v;
+        }
+        let v = self.lower_expr(h);
+        self.cache.insert(h, v);
+        v
+    }
+
+    fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
+        let ir = self.ir;
+        match ir.exprs.get(h) {
+            Expr::Real(x) => Val::Real(self.real_splat(*x)),
+            Expr::Int(i) => Val::Int(self.int_splat(i64::from(*i))),
+            Expr::Bool(v) => Val::Bool(self.int_splat(if *v { -1 } else { 0 })),
+            Expr::Load(place) => self.load(*place),
+            Expr::Time => Val::Real(self.t),
+            Expr::Dt => Val::Real(self.dt),
+            Expr::Index => {
+                let neuron = self.b.ins().iadd(self.index, self.first_neuron);
+                let x = self.b.ins().fcvt_from_uint(types::F64, neuron);
+                let x = self.b.ins().splat(types::F64X2, x);
+                let zero = self.b.ins().f64const(0.0);
+                let one = self.b.ins().f64const(1.0);
+                let lanes = self.b.ins().scalar_to_vector(types::F64X2, zero);
+                let lanes = self.b.ins().insertlane(lanes, one, 1);
+                Val::Real(self.b.ins().fadd(x, lanes))
+            }
+            Expr::Unary(op, x) => {
+                let x = self.expr(*x);
+                match (op, x) {
+                    (UnaryOp::Neg, Val::Int(i)) => {
+                        let n = self.b.ins().ineg(i);
+                        Val::Int(self.wrap(n))
+                    }
+                    (UnaryOp::Neg, other) => {
+                        let r = self.real_of(other);
+                        Val::Real(self.b.ins().fneg(r))
+                    }
+                    (UnaryOp::Not, other) => {
+                        let c = self.bool_of(other);
+                        Val::Bool(self.b.ins().bnot(c))
+                    }
+                }
+            }
+            Expr::Binary(op, a, b) => {
+                let (a, b) = (self.expr(*a), self.expr(*b));
+                self.binary(*op, a, b, ir.exprs.ty(h))
+            }
+            Expr::Math(m, xs) => {
+                let args: Vec<Value> = xs
+                    .iter()
+                    .map(|x| {
+                        let v = self.expr(*x);
+                        self.real_of(v)
+                    })
+                    .collect();
+                Val::Real(self.math(*m, &args))
+            }
+            Expr::Select(c, a, b) => {
+                let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
+                let c = self.bool_of(c);
+                match (a, b) {
+                    (Val::Int(x), Val::Int(y)) => Val::Int(self.select(c, x, y)),
+                    (Val::Bool(x), Val::Bool(y)) => Val::Bool(self.select(c, x, y)),
+                    (a, b) => {
+                        let (x, y) = (self.real_of(a), self.real_of(b));
+                        Val::Real(self.select(c, x, y))
+                    }
+                }
+            }
+            Expr::Random(kind, draw) => {
+                let f = self.import(
+                    math::RANDOM_SYMBOL,
+                    &[
+                        types::I64,
+                        types::I32,
+                        types::I32,
+                        types::I64,
+                        types::I32,
+                        types::I32,
+                    ],
+                );
+                let draw = self.b.ins().iconst(types::I32, i64::from(*draw));
+                let normal = self
+                    .b
+                    .ins()
+                    .iconst(types::I32, i64::from(*kind == RandomFn::Normal));
+                let first = self.b.ins().iadd(self.index, self.first_neuron);
+                let mut lanes = Vec::new();
+                for lane in 0..2 {
+                    let neuron = self.b.ins().iadd_imm_s(first, lane);
+                    let args = [self.seed, self.population, neuron, self.step, draw, normal];
+                    let call = self.b.ins().call(f, &args);
+                    lanes.push(self.b.inst_results(call)[0]);
+                }
+                Val::Real(self.pack(lanes[0], lanes[1]))
+            }
+            Expr::RoundToInt(x) => {
+                let x = self.expr(*x);
+                let x = self.real_of(x);
+                let r = self.round_half_away(x);
+                Val::Int(self.lanes_to_int(r))
+            }
+        }
+    }
+
+    fn load(&mut self, place: Place) -> Val {
+        let (var, ty) = match place {
+            Place::Local(k) => (self.locals[k as usize], self.ir.local_types[k as usize]),
+            column => {
+                let slot = self
+                    .columns
+                    .iter()
+                    .find(|c| c.place == column)
+                    .expect("every loaded column has a slot (see `used_places`)");
+                (slot.var, slot.ty)
+            }
+        };
+        let v = self.b.use_var(var);
+        match ty {
+            Type::F64 | Type::F32 => Val::Real(v),
+            Type::I32 => Val::Int(v),
+            Type::Bool => Val::Bool(v),
+        }
+    }
+
+    /// Sign-extends the low 32 bits of each lane: `i32` wrapping.
+    fn wrap(&mut self, x: Value) -> Value {
+        let x = self.b.ins().ishl_imm_u(x, 32);
+        self.b.ins().sshr_imm_u(x, 32)
+    }
+
+    /// Binary operations with the interpreter's rules for mixed kinds (as
+    /// the scalar kernel's `Emitter::binary`).
+    fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
+        if let (Val::Int(x), Val::Int(y)) = (a, b) {
+            let int_cc = match op {
+                BinaryOp::Lt => Some(IntCC::SignedLessThan),
+                BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
+                BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
+                BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
+                BinaryOp::Eq => Some(IntCC::Equal),
+                BinaryOp::Ne => Some(IntCC::NotEqual),
+                _ => None,
+            };
+            match op {
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
+                    let r = match op {
+                        BinaryOp::Add => self.b.ins().iadd(x, y),
+                        BinaryOp::Sub => self.b.ins().isub(x, y),
+                        _ => self.b.ins().imul(x, y),
+                    };
+                    return Val::Int(self.wrap(r));
+                }
+                BinaryOp::And | BinaryOp::Or => {}
+                _ => {
+                    if let Some(cc) = int_cc {
+                        return Val::Bool(self.b.ins().icmp(cc, x, y));
+                    }
+                    let (x, y) = (self.real_of(a), self.real_of(b));
+                    return Val::Real(self.real_binary(op, x, y));
+                }
+            }
+        }
+        let float_cc = match op {
+            BinaryOp::Lt => Some(FloatCC::LessThan),
+            BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
+            BinaryOp::Gt => Some(FloatCC::GreaterThan),
+            BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
+            BinaryOp::Eq => Some(FloatCC::Equal),
+            BinaryOp::Ne => Some(FloatCC::NotEqual),
+            _ => None,
+        };
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let (x, y) = (self.bool_of(a), self.bool_of(b));
+                let r = if op == BinaryOp::And {
+                    self.b.ins().band(x, y)
+                } else {
+                    self.b.ins().bor(x, y)
+                };
+                Val::Bool(r)
+            }
+            BinaryOp::Eq | BinaryOp::Ne if ty == Type::Bool && matches!(a, Val::Bool(_)) => {
+                let (x, y) = (self.bool_of(a), self.bool_of(b));
+                let cc = if op == BinaryOp::Eq {
+                    IntCC::Equal
+                } else {
+                    IntCC::NotEqual
+                };
+                Val::Bool(self.b.ins().icmp(cc, x, y))
+            }
+            _ => {
+                let (x, y) = (self.real_of(a), self.real_of(b));
+                match float_cc {
+                    Some(cc) => Val::Bool(self.b.ins().fcmp(cc, x, y)),
+                    None => Val::Real(self.real_binary(op, x, y)),
+                }
+            }
+        }
+    }
+
+    fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        match op {
+            BinaryOp::Add => self.b.ins().fadd(a, b),
+            BinaryOp::Sub => self.b.ins().fsub(a, b),
+            BinaryOp::Mul => self.b.ins().fmul(a, b),
+            BinaryOp::Div => self.b.ins().fdiv(a, b),
+            BinaryOp::Rem => {
+                let q = self.b.ins().fdiv(a, b);
+                let q = self.b.ins().floor(q);
+                let p = self.b.ins().fmul(b, q);
+                self.b.ins().fsub(a, p)
+            }
+            BinaryOp::Pow => self.call_lanes(math::POW, &[a, b]),
+            // Comparisons and logic are handled by `binary`.
+            _ => a,
+        }
+    }
+
+    fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
+        if let Lowering::Call { symbol, arity } = math::lowering(m) {
+            return self.call_lanes(symbol, &a[..arity]);
+        }
+        match m {
+            MathFn::Sqrt => self.b.ins().sqrt(a[0]),
+            MathFn::Abs => self.b.ins().fabs(a[0]),
+            MathFn::Floor => self.b.ins().floor(a[0]),
+            MathFn::Ceil => self.b.ins().ceil(a[0]),
+            MathFn::Round => self.round_half_away(a[0]),
+            MathFn::Min => self.min(a[0], a[1]),
+            MathFn::Max => self.max(a[0], a[1]),
+            MathFn::Clip => {
+                let m = self.max(a[0], a[1]);
+                self.min(m, a[2])
+            }
+            MathFn::Sign => {
+                let zero = self.real_splat(0.0);
+                let one = self.real_splat(1.0);
+                let minus_one = self.real_splat(-1.0);
+                let neg = self.b.ins().fcmp(FloatCC::LessThan, a[0], zero);
+                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
+                let r = self.select(neg, minus_one, a[0]);
+                self.select(pos, one, r)
+            }
+            MathFn::Heaviside => {
+                let zero = self.real_splat(0.0);
+                let one = self.real_splat(1.0);
+                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
+                self.select(pos, one, zero)
+            }
+            MathFn::Exp | MathFn::Exprel => {
+                let mut lanes = vmath::Lanes {
+                    b: &mut self.b,
+                    cold: false,
+                };
+                if m == MathFn::Exp {
+                    lanes.exp(a[0])
+                } else {
+                    lanes.exprel(a[0])
+                }
+            }
+            // Calls, handled above.
+            _ => a[0],
+        }
+    }
+
+    /// `f64::min` lane by lane (see the scalar kernel's `Emitter::min`).
+    fn min(&mut self, a: Value, b: Value) -> Value {
+        let less = self.b.ins().fcmp(FloatCC::LessThan, b, a);
+        let m = self.select(less, b, a);
+        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+        self.select(a_nan, b, m)
+    }
+
+    /// `f64::max` lane by lane.
+    fn max(&mut self, a: Value, b: Value) -> Value {
+        let greater = self.b.ins().fcmp(FloatCC::GreaterThan, b, a);
+        let m = self.select(greater, b, a);
+        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
+        self.select(a_nan, b, m)
+    }
+
+    /// `f64::round` lane by lane: `trunc(x)`, plus `±1` (the sign of `x`)
+    /// where the dropped fraction is at least one half.
+    fn round_half_away(&mut self, x: Value) -> Value {
+        let t = self.b.ins().trunc(x);
+        let fraction = self.b.ins().fsub(x, t);
+        let fraction = self.b.ins().fabs(fraction);
+        let half = self.real_splat(0.5);
+        let up = self
+            .b
+            .ins()
+            .fcmp(FloatCC::GreaterThanOrEqual, fraction, half);
+        let flags = MemFlagsData::new();
+        let bits = self.b.ins().bitcast(types::I64X2, flags, x);
+        let sign = self.int_splat(i64::MIN);
+        let sign = self.b.ins().band(bits, sign);
+        let one = self.int_splat(1.0f64.to_bits() as i64);
+        let step = self.b.ins().bor(one, sign);
+        let step = self.b.ins().bitcast(types::F64X2, flags, step);
+        let away = self.b.ins().fadd(t, step);
+        self.select(up, away, t)
+    }
+
+    /// Two `f64` values as the lanes of an `f64x2`.
+    fn pack(&mut self, lane0: Value, lane1: Value) -> Value {
+        let v = self.b.ins().scalar_to_vector(types::F64X2, lane0);
+        self.b.ins().insertlane(v, lane1, 1)
+    }
+
+    /// An imported `f64` function called for each lane.
+    fn call_lanes(&mut self, symbol: &'static str, args: &[Value]) -> Value {
+        let params = vec![types::F64; args.len()];
+        let f = self.import(symbol, &params);
+        let mut out = Vec::new();
+        for lane in 0..2u8 {
+            let lane_args: Vec<Value> = args
+                .iter()
+                .map(|a| self.b.ins().extractlane(*a, lane))
+                .collect();
+            let call = self.b.ins().call(f, &lane_args);
+            out.push(self.b.inst_results(call)[0]);
+        }
+        self.pack(out[0], out[1])
+    }
+
+    fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
+        if let Some(f) = self.imports.get(symbol) {
+            return *f;
+        }
+        let mut sig = self.module.make_signature();
+        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+        sig.returns.push(AbiParam::new(types::F64));
+        let id = self
+            .module
+            .declare_function(symbol, Linkage::Import, &sig)
+            .expect("math symbols are declared with one signature each");
+        let f = self.module.declare_func_in_func(id, self.b.func);
+        self.imports.insert(symbol, f);
+        f
+    }
+
+    // ----- conversions ------------------------------------------------
+
+    /// Reals as `i32` lanes (`x as i32`, saturating, NaN 0), sign-extended.
+    fn lanes_to_int(&mut self, x: Value) -> Value {
+        let mut out = Vec::new();
+        for lane in 0..2u8 {
+            let r = self.b.ins().extractlane(x, lane);
+            let i = self.b.ins().fcvt_to_sint_sat(types::I32, r);
+            out.push(self.b.ins().sextend(types::I64, i));
+        }
+        let v = self.b.ins().scalar_to_vector(types::I64X2, out[0]);
+        self.b.ins().insertlane(v, out[1], 1)
+    }
+
+    fn real_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Real(x) => x,
+            Val::Int(i) => {
+                let mut out = Vec::new();
+                for lane in 0..2u8 {
+                    let x = self.b.ins().extractlane(i, lane);
+                    out.push(self.b.ins().fcvt_from_sint(types::F64, x));
+                }
+                self.pack(out[0], out[1])
+            }
+            Val::Bool(m) => {
+                let one = self.int_splat(1.0f64.to_bits() as i64);
+                let bits = self.b.ins().band(m, one);
+                self.b
+                    .ins()
+                    .bitcast(types::F64X2, MemFlagsData::new(), bits)
+            }
+        }
+    }
+
+    fn bool_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Bool(m) => m,
+            Val::Int(i) => {
+                let zero = self.int_splat(0);
+                self.b.ins().icmp(IntCC::NotEqual, i, zero)
+            }
+            Val::Real(x) => {
+                let zero = self.real_splat(0.0);
+                self.b.ins().fcmp(FloatCC::NotEqual, x, zero)
+            }
+        }
+    }
+
+    fn int_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Int(i) => i,
+            Val::Bool(m) => self.b.ins().ineg(m),
+            Val::Real(x) => self.lanes_to_int(x),
+        }
+    }
+}
+
+/// The Cranelift type of a value of an IR type, for two neurons.
+fn lanes_type(ty: Type) -> types::Type {
+    match ty {
+        Type::F64 | Type::F32 => types::F64X2,
+        Type::I32 | Type::Bool => types::I64X2,
+    }
+}
