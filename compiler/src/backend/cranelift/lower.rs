@@ -6,7 +6,6 @@
 //! there.
 
 use super::math::{self, Lowering};
-use super::vmath;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
 use crate::ir::{
@@ -954,21 +953,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 // 0, -0 and NaN are returned unchanged.
                 let r = self.b.ins().select(neg, minus_one, a[0]);
                 self.b.ins().select(pos, one, r)
-            }
-            MathFn::Exp | MathFn::Exprel => {
-                // Lane 1 repeats lane 0, so `exprel`'s all-lanes test is
-                // lane 0's.
-                let x = self.b.ins().splat(types::F64X2, a[0]);
-                let mut lanes = vmath::Lanes {
-                    b: &mut self.b,
-                    cold: self.cold,
-                };
-                let y = if m == MathFn::Exp {
-                    lanes.exp(x)
-                } else {
-                    lanes.exprel(x)
-                };
-                self.b.ins().extractlane(y, 0)
             }
             MathFn::Heaviside => {
                 let zero = self.b.ins().f64const(0.0);

@@ -5,8 +5,9 @@
 //! [`crate::ir::interp::math`] uses, so the JIT and the interpreter compute
 //! every transcendental function with the same library code (in an optimised
 //! build each wrapper is a jump to the libm function of the same name).
-//! `exp` and `exprel`, nmlc's own functions ([`crate::ir::exprel`]), are
-//! emitted inline by [`super::vmath`].
+//! `exp` and `exprel` are nmlc's own functions ([`crate::ir::exprel`]):
+//! the scalar kernel calls them, the two-neuron kernel has them inline
+//! ([`super::vmath`]).
 
 use crate::ir::MathFn;
 
@@ -30,6 +31,8 @@ pub(super) enum Lowering {
 pub(super) fn lowering(m: MathFn) -> Lowering {
     let call = |symbol, arity| Lowering::Call { symbol, arity };
     match m {
+        MathFn::Exp => call("nmlc_exp", 1),
+        MathFn::Exprel => call("nmlc_exprel", 1),
         MathFn::Expm1 => call("expm1", 1),
         MathFn::Log => call("log", 1),
         MathFn::Log10 => call("log10", 1),
@@ -55,9 +58,7 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
         | MathFn::Max
         | MathFn::Clip
         | MathFn::Sign
-        | MathFn::Heaviside
-        | MathFn::Exp
-        | MathFn::Exprel => Lowering::Inline,
+        | MathFn::Heaviside => Lowering::Inline,
     }
 }
 
@@ -113,14 +114,23 @@ extern "C" fn pow(x: f64, y: f64) -> f64 {
     x.powf(y)
 }
 
+extern "C" fn nmlc_exp(x: f64) -> f64 {
+    crate::ir::exprel::exp(x)
+}
+extern "C" fn nmlc_exprel(x: f64) -> f64 {
+    crate::ir::exprel::exprel(x)
+}
+
 /// Every symbol the generated code may import, with its address. Each is
 /// listed explicitly: nothing is looked up in the process by name.
-pub(super) fn symbols() -> [(&'static str, *const u8); 16] {
+pub(super) fn symbols() -> [(&'static str, *const u8); 18] {
     type Unary = extern "C" fn(f64) -> f64;
     type Binary = extern "C" fn(f64, f64) -> f64;
     let unary = |f: Unary| f as *const u8;
     let binary = |f: Binary| f as *const u8;
     [
+        ("nmlc_exp", unary(nmlc_exp)),
+        ("nmlc_exprel", unary(nmlc_exprel)),
         ("expm1", unary(expm1)),
         ("log", unary(log)),
         ("log10", unary(log10)),

@@ -700,6 +700,14 @@ impl<'m, 'f> Pairs<'m, 'f> {
     }
 
     fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
+        if matches!(m, MathFn::Exp | MathFn::Exprel) {
+            let mut lanes = vmath::Lanes { b: &mut self.b };
+            return if m == MathFn::Exp {
+                lanes.exp(a[0])
+            } else {
+                lanes.exprel(a[0])
+            };
+        }
         if let Lowering::Call { symbol, arity } = math::lowering(m) {
             return self.call_lanes(symbol, &a[..arity]);
         }
@@ -729,17 +737,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
                 let one = self.real_splat(1.0);
                 let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
                 self.select(pos, one, zero)
-            }
-            MathFn::Exp | MathFn::Exprel => {
-                let mut lanes = vmath::Lanes {
-                    b: &mut self.b,
-                    cold: false,
-                };
-                if m == MathFn::Exp {
-                    lanes.exp(a[0])
-                } else {
-                    lanes.exprel(a[0])
-                }
             }
             // Calls, handled above.
             _ => a[0],

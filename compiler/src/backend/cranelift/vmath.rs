@@ -7,8 +7,10 @@
 //! selects over both sides, so every lane is bit-identical to the
 //! interpreter's result. Inline and branch-free, the calls of a step
 //! kernel overlap in the out-of-order core instead of waiting for each
-//! other, and a kernel that advances two neurons at once gets both lanes
-//! for the price of one. The scalar kernel uses lane 0.
+//! other, and the kernel that advances two neurons at once
+//! ([`super::pairs`]) gets both lanes for the price of one. (The scalar
+//! kernel calls the Rust functions instead: measured, that is faster than
+//! this code on one lane.)
 
 use crate::ir::exprel as reference;
 use cranelift_codegen::ir::condcodes::FloatCC;
@@ -18,8 +20,6 @@ use cranelift_frontend::FunctionBuilder;
 /// Two-lane code for one math function.
 pub(super) struct Lanes<'a, 'f> {
     pub b: &'a mut FunctionBuilder<'f>,
-    /// Whether the code is out of line (then new blocks are cold too).
-    pub cold: bool,
 }
 
 impl Lanes<'_, '_> {
@@ -104,13 +104,8 @@ impl Lanes<'_, '_> {
         self.reals(bits)
     }
 
-    /// A new block, cold where the code around it is.
     fn block(&mut self) -> ClifBlock {
-        let block = self.b.create_block();
-        if self.cold {
-            self.b.set_cold_block(block);
-        }
-        block
+        self.b.create_block()
     }
 
     /// [`reference::exp`]'s clamp and reduction: the clamped `xc`, `t =
