@@ -771,6 +771,53 @@ fn branches_with_calls_and_cheap_branches_both_follow_the_interpreter() {
     bit_exact("branches", &k, cols, 2);
 }
 
+/// The number of `op` operations in the kernel's expressions.
+fn count_binary(k: &Kernel, op: BinaryOp) -> usize {
+    k.ir.exprs
+        .handles()
+        .filter(|h| matches!(k.ir.exprs.get(*h), Expr::Binary(o, ..) if *o == op))
+        .count()
+}
+
+#[test]
+fn division_by_a_power_of_two_becomes_an_exact_multiplication() {
+    // `x / c` for c = ±2^k (with a normal reciprocal) is rewritten into
+    // `x * (1/c)`: the same exact quotient, rounded once, so the result is
+    // the division's bit for bit, subnormals, zeros and infinities included.
+    let mut values = special_values();
+    values.extend([5e-324, -2.2250738585072014e-308, 1.7976931348623157e308]);
+    values.extend((0..100).map(|i| (f64::from(i) * 0.731).sin() * 10f64.powi(i % 9 - 4)));
+    for (c, rewritten) in [
+        (2.0, true),
+        (4.0, true),
+        (0.5, true),
+        (-8.0, true),
+        (1024.0, true),
+        (2f64.powi(-1022), true),
+        (2f64.powi(1023), false),
+        (3.0, false),
+        (1.0, false),
+    ] {
+        let mut k = Kernel::new(Precision::F64);
+        let (x, d) = (k.state(0), k.lit(c));
+        let r = k.binary(BinaryOp::Div, x, d);
+        k.push(Stmt::Store(Place::State(3), r));
+        nmlc_compiler::ir::optimize(&mut k.ir);
+        let divisions = count_binary(&k, BinaryOp::Div);
+        assert_eq!(divisions == 0, rewritten || c == 1.0, "x / {c}");
+        let info = k.verify();
+        let cols = probe_columns(&k, &info, std::slice::from_ref(&values), &[]);
+        let out = bit_exact(&format!("x / {c}"), &k, cols, 1);
+        for (i, &x) in values.iter().enumerate() {
+            let (got, want) = (out[3].get(i), x / c);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{x:e} / {c}: {got:e}, division gives {want:e}"
+            );
+        }
+    }
+}
+
 #[test]
 fn integer_powers_become_multiplications_close_to_pow() {
     // `x ^ n` with an integer literal n is rewritten by the optimiser into
@@ -786,12 +833,11 @@ fn integer_powers_become_multiplications_close_to_pow() {
         let r = k.binary(BinaryOp::Pow, x, p);
         k.push(Stmt::Store(Place::State(3), r));
         nmlc_compiler::ir::optimize(&mut k.ir);
-        let pows =
-            k.ir.exprs
-                .handles()
-                .filter(|h| matches!(k.ir.exprs.get(*h), Expr::Binary(BinaryOp::Pow, ..)))
-                .count();
-        assert_eq!(pows, 0, "x ^ {n} still calls pow");
+        assert_eq!(
+            count_binary(&k, BinaryOp::Pow),
+            0,
+            "x ^ {n} still calls pow"
+        );
         let info = k.verify();
         let cols = probe_columns(&k, &info, std::slice::from_ref(&values), &[]);
         let out = bit_exact(&format!("x ^ {n}"), &k, cols, 1);

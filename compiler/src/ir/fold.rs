@@ -208,6 +208,13 @@ impl Rebuilder {
             (BinaryOp::Pow, _, Some(y)) if y == y.trunc() && y.abs() <= MAX_POWER => {
                 return self.integer_power(a, y as i32, ty, span);
             }
+            // Dividing by a power of two is multiplying by its reciprocal,
+            // exactly: both round the same real number. A multiplication
+            // costs a fraction of a division's latency.
+            (BinaryOp::Div, _, Some(y)) if exact_reciprocal(y) => {
+                let r = self.intern(Expr::Real(1.0 / y), ty, span);
+                return self.binary(BinaryOp::Mul, a, r, ty, span);
+            }
             (BinaryOp::Mul, Some(1.0), _) => return b,
             (BinaryOp::Mul | BinaryOp::Div, _, Some(1.0)) => return a,
             (BinaryOp::Add, Some(0.0), _) => return b,
@@ -256,6 +263,14 @@ impl Rebuilder {
             (Some(r), true) => self.binary(BinaryOp::Div, one, r, ty, span),
         }
     }
+}
+
+/// Whether `y` is a power of two (either sign) whose reciprocal is a
+/// normal number too: then `x / y` and `x * (1 / y)` are the same
+/// operation (the exact quotient, rounded once), for every `x`.
+fn exact_reciprocal(y: f64) -> bool {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    y != 1.0 && y.is_normal() && (1.0 / y).is_normal() && y.to_bits() & MANTISSA == 0
 }
 
 /// The largest integer exponent `x ^ n` is computed for by multiplication
