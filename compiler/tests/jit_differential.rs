@@ -417,11 +417,12 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
     let n = cols[0].len();
     let interp = Interpreter::new(&k.ir, &info);
     let jit = JitKernel::compile(&k.ir, &info).expect("compiles");
-    // Every f64 kernel without a loop runs two neurons at a time, so these
-    // tests check the two-neuron kernel too (n = 5: and the scalar tail).
+    // Every kernel without a loop runs two neurons at a time, so these
+    // tests check the two-neuron kernel too (with an odd n, the scalar
+    // tail as well).
     assert_eq!(
         jit.has_pairs(),
-        k.ir.precision == Precision::F64 && !has_while(&k.ir.step),
+        !has_while(&k.ir.step),
         "{what}: two-neuron kernel"
     );
     let mut jit_cols = cols.clone();

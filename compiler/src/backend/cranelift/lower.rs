@@ -1068,7 +1068,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
     }
 }
 
-fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value {
+pub(super) fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value {
     if single {
         let s = b.ins().fdemote(types::F32, x);
         b.ins().fpromote(types::F64, s)

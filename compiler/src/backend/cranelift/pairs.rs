@@ -20,7 +20,10 @@
 //! a lane does not use changes nothing). `exp` and `exprel` are inline
 //! (see [`super::vmath`]); other libm functions are called lane by lane.
 //!
-//! Only `f64` kernels without `While` are lowered this way ([`supported`]);
+//! In `f32` models every value the interpreter rounds is rounded to single
+//! precision and back, as in the scalar kernel.
+//!
+//! Only kernels without `While` are lowered this way ([`supported`]);
 //! a host without SSE4.1 (vector `floor`, `ceil`, `trunc`) makes Cranelift
 //! refuse the function, and the scalar kernel then does all neurons.
 
@@ -61,16 +64,15 @@ pub(super) fn supported(ir: &NeuronIr) -> bool {
             _ => true,
         })
     }
-    ir.precision == Precision::F64
-        && no_while(&ir.step)
+    no_while(&ir.step)
         && ir
             .columns()
             .iter()
-            .all(|c| matches!(c.ty, Type::F64 | Type::I32))
+            .all(|c| matches!(c.ty, Type::F64 | Type::F32 | Type::I32))
         && ir
             .local_types
             .iter()
-            .all(|t| matches!(t, Type::F64 | Type::I32 | Type::Bool))
+            .all(|t| matches!(t, Type::F64 | Type::F32 | Type::I32 | Type::Bool))
 }
 
 /// Builds the two-neuron step function of `ir` into `func`.
@@ -103,6 +105,9 @@ struct Pairs<'m, 'f> {
     module: &'m mut JITModule,
     b: FunctionBuilder<'f>,
     ir: &'m NeuronIr,
+    /// An `f32` model: every value the interpreter rounds is rounded to
+    /// single precision and back, lane by lane.
+    single: bool,
     pointer: types::Type,
     end: Value,
     spikes: Value,
@@ -160,6 +165,9 @@ impl<'m, 'f> Pairs<'m, 'f> {
             types::I32,
             std::mem::offset_of!(StepContext, first_neuron),
         );
+        let single = ir.precision == Precision::F32;
+        let t = super::lower::round_if(&mut b, single, t);
+        let dt = super::lower::round_if(&mut b, single, dt);
         let t = b.ins().splat(types::F64X2, t);
         let dt = b.ins().splat(types::F64X2, dt);
 
@@ -202,6 +210,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
             module,
             b,
             ir,
+            single,
             pointer,
             end,
             spikes,
@@ -268,6 +277,14 @@ impl<'m, 'f> Pairs<'m, 'f> {
             let v = if ty == Type::I32 {
                 let address = self.address(base, 4);
                 self.b.ins().sload32x2(flags, address, 0)
+            } else if ty == Type::F32 {
+                // Both elements as one 8-byte load, widened.
+                let address = self.address(base, 4);
+                let both = self.b.ins().load(types::I64, flags, address, 0);
+                let both = self.b.ins().scalar_to_vector(types::I64X2, both);
+                let little = MemFlagsData::new().with_endianness(Endianness::Little);
+                let singles = self.b.ins().bitcast(types::F32X4, little, both);
+                self.b.ins().fvpromote_low(singles)
             } else {
                 let address = self.address(base, 8);
                 self.b.ins().load(types::F64X2, flags, address, 0)
@@ -311,6 +328,13 @@ impl<'m, 'f> Pairs<'m, 'f> {
                 let packed = self.b.ins().shuffle(bytes, bytes, order);
                 let packed = self.b.ins().bitcast(types::I64X2, little, packed);
                 let both = self.b.ins().extractlane(packed, 0);
+                let address = self.address(base, 4);
+                self.b.ins().store(flags, both, address, 0);
+            } else if ty == Type::F32 {
+                let singles = self.b.ins().fvdemote(v);
+                let little = MemFlagsData::new().with_endianness(Endianness::Little);
+                let both = self.b.ins().bitcast(types::I64X2, little, singles);
+                let both = self.b.ins().extractlane(both, 0);
                 let address = self.address(base, 4);
                 self.b.ins().store(flags, both, address, 0);
             } else {
@@ -434,7 +458,15 @@ impl<'m, 'f> Pairs<'m, 'f> {
             }
         };
         let new = match ty {
-            Type::F64 | Type::F32 => self.real_of(v),
+            Type::F64 | Type::F32 => {
+                let x = self.real_of(v);
+                // `ColumnData::set` rounds to the column's precision.
+                if matches!(place, Place::Local(_)) {
+                    x
+                } else {
+                    self.round(x)
+                }
+            }
             Type::I32 => self.int_of(v),
             Type::Bool => self.bool_of(v),
         };
@@ -447,6 +479,16 @@ impl<'m, 'f> Pairs<'m, 'f> {
         };
         self.b.def_var(var, new);
         self.invalidate(place);
+    }
+
+    /// Rounds both lanes to single precision and back in `f32` models.
+    fn round(&mut self, x: Value) -> Value {
+        if self.single {
+            let s = self.b.ins().fvdemote(x);
+            self.b.ins().fvpromote_low(s)
+        } else {
+            x
+        }
     }
 
     /// `m ? x : y` lane by lane, for any lane type.
@@ -490,7 +532,14 @@ impl<'m, 'f> Pairs<'m, 'f> {
     fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
         let ir = self.ir;
         match ir.exprs.get(h) {
-            Expr::Real(x) => Val::Real(self.real_splat(*x)),
+            Expr::Real(x) => {
+                let x = if self.single {
+                    f64::from(*x as f32)
+                } else {
+                    *x
+                };
+                Val::Real(self.real_splat(x))
+            }
             Expr::Int(i) => Val::Int(self.int_splat(i64::from(*i))),
             Expr::Bool(v) => Val::Bool(self.int_splat(if *v { -1 } else { 0 })),
             Expr::Load(place) => self.load(*place),
@@ -535,7 +584,8 @@ impl<'m, 'f> Pairs<'m, 'f> {
                         self.real_of(v)
                     })
                     .collect();
-                Val::Real(self.math(*m, &args))
+                let r = self.math(*m, &args);
+                Val::Real(self.round(r))
             }
             Expr::Select(c, a, b) => {
                 let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
@@ -574,7 +624,8 @@ impl<'m, 'f> Pairs<'m, 'f> {
                     let call = self.b.ins().call(f, &args);
                     lanes.push(self.b.inst_results(call)[0]);
                 }
-                Val::Real(self.pack(lanes[0], lanes[1]))
+                let r = self.pack(lanes[0], lanes[1]);
+                Val::Real(self.round(r))
             }
             Expr::RoundToInt(x) => {
                 let x = self.expr(*x);
@@ -682,7 +733,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
     }
 
     fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
-        match op {
+        let r = match op {
             BinaryOp::Add => self.b.ins().fadd(a, b),
             BinaryOp::Sub => self.b.ins().fsub(a, b),
             BinaryOp::Mul => self.b.ins().fmul(a, b),
@@ -696,7 +747,8 @@ impl<'m, 'f> Pairs<'m, 'f> {
             BinaryOp::Pow => self.call_lanes(math::POW, &[a, b]),
             // Comparisons and logic are handled by `binary`.
             _ => a,
-        }
+        };
+        self.round(r)
     }
 
     fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
