@@ -134,9 +134,9 @@ impl JitKernel {
     }
 
     /// Compiles the step kernel, with its two-neuron version where `pairs`
-    /// is set and the kernel allows it ([`pairs::supported`]; a host
-    /// without SSE4.1 makes Cranelift refuse it, and the scalar kernel
-    /// then does every neuron).
+    /// is set and the kernel allows it ([`pairs::supported`]; where
+    /// Cranelift cannot compile it for the host, the scalar kernel does
+    /// every neuron).
     pub fn compile_with(
         ir: &NeuronIr,
         info: &Verified,

@@ -23,9 +23,11 @@
 //! In `f32` models every value the interpreter rounds is rounded to single
 //! precision and back, as in the scalar kernel.
 //!
-//! Only kernels without `While` are lowered this way ([`supported`]);
-//! a host without SSE4.1 (vector `floor`, `ceil`, `trunc`) makes Cranelift
-//! refuse the function, and the scalar kernel then does all neurons.
+//! Only kernels without `While` are lowered this way ([`supported`]).
+//! Where Cranelift cannot compile the function for the host, the scalar
+//! kernel does all neurons. (Vector `floor`, `ceil` and `trunc` become
+//! SSE4.1 instructions, or libm calls lane by lane on an older CPU, as
+//! the scalar kernel's do.)
 
 use super::math::{self, Lowering};
 use super::vmath;
