@@ -1,9 +1,8 @@
-//! `exp(x)` and `exprel(x) = (exp(x) - 1) / x`, the functions of
-//! exponential-Euler updates and of Hodgkin–Huxley rate functions, as
-//! nmlc's own code: straight-line arithmetic that the JIT emits inline
-//! (and two neurons at a time), where a libm call would be an opaque
-//! call that spills every register (about 12 ns a call of `expm1` and a
-//! division on x86-64 glibc, half of a COBAHH step).
+//! `exprel(x) = (exp(x) - 1) / x`, the function of exponential-Euler
+//! updates and of Hodgkin–Huxley rate functions, as nmlc's own code:
+//! arithmetic that the JIT's two-neuron kernel emits inline, where libm's
+//! `expm1` and a division would cost about 12 ns a call on x86-64 glibc
+//! (half of a COBAHH step).
 //!
 //! One range reduction and one polynomial serve both sides of the
 //! removable singularity. With `x = k·ln2 + r`, `|r| ≤ ln2/2`, and
@@ -17,13 +16,10 @@
 //!   in two exact halves (so subnormal results round once), and
 //!   `exprel(x) = (exp(x) - 1)/x`.
 //!
-//! `exp(x) = 2^k·(1 + r·E(r))`, from the same reduction: within 1 ulp of
-//! glibc's `exp` (see the tests).
-//!
 //! Rounding to the nearest integer uses the `1.5·2^52` addition trick,
 //! which needs no SSE4.1 `roundsd` (a libm call in a baseline x86-64
 //! build). Measured against glibc's `expm1(x)/x`: within 4 ulp over
-//! [-750, 750] (see the tests). Every backend computes these functions
+//! [-750, 750] (see the tests). Every backend computes this function
 //! with exactly these operations (the JIT's inline two-lane code repeats
 //! them, `backend::cranelift::vmath`), so results do not depend on the
 //! backend.
@@ -86,16 +82,6 @@ fn halves(kf: f64) -> (f64, f64) {
     (scale(k1), scale(k2))
 }
 
-/// `e^x`: within 1 ulp of libm; 0 below about -745, `+inf` above about
-/// 709.8 and at `+inf`, NaN at NaN.
-pub fn exp(x: f64) -> f64 {
-    let (xc, kf) = reduce(x);
-    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let (s1, s2) = halves(kf);
-    let re = r * taylor(r);
-    (1.0 + re) * s1 * s2
-}
-
 /// `(exp(x) - 1)/x`, 1 at 0; `+inf` at `+inf`, 0 at `-inf`, NaN at NaN.
 pub fn exprel(x: f64) -> f64 {
     // Beyond the clamp, exp(x) overflows to inf or underflows to 0
@@ -124,7 +110,7 @@ pub fn exprel(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{exp, exprel};
+    use super::exprel;
 
     /// Distance in units of the last place of `want`.
     fn ulps(got: f64, want: f64) -> f64 {
@@ -180,47 +166,6 @@ mod tests {
         let b = std::f64::consts::LN_2 / 2.0;
         for x in [b - 1e-12, b + 1e-12, -b - 1e-12, -b + 1e-12] {
             assert!(ulps(exprel(x), reference(x)) <= 4.0, "{x}");
-        }
-    }
-
-    #[test]
-    fn exp_within_one_ulp_of_libm() {
-        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut worst = (0.0, 0.0);
-        for i in 0..2_000_000u64 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
-            let x = match i % 4 {
-                0 => -745.0 + 1454.0 * u,
-                1 => -20.0 + 40.0 * u,
-                2 => -0.4 + 0.8 * u,
-                _ => (u - 0.5) * 1e-6,
-            };
-            let e = ulps(exp(x), x.exp());
-            if e > worst.0 {
-                worst = (e, x);
-            }
-        }
-        eprintln!("worst: {} ulp at x = {}", worst.0, worst.1);
-        assert!(worst.0 <= 1.0, "{} ulp at x = {}", worst.0, worst.1);
-    }
-
-    #[test]
-    fn exp_special_values() {
-        assert_eq!(exp(0.0), 1.0);
-        assert_eq!(exp(-0.0), 1.0);
-        assert_eq!(exp(1.0), std::f64::consts::E);
-        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
-        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
-        assert_eq!(exp(710.0), f64::INFINITY);
-        assert_eq!(exp(-746.0), 0.0);
-        assert!(exp(f64::NAN).is_nan());
-        assert_eq!(exp(709.0), 709.0f64.exp());
-        // Subnormal results.
-        for x in [-740.0, -744.0, -708.5] {
-            assert!(ulps(exp(x), f64::exp(x)) <= 1.0, "{x}");
         }
     }
 }

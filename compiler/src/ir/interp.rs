@@ -341,7 +341,7 @@ impl<'a> Interpreter<'a> {
 /// The math functions, as every backend must compute them (in f64).
 pub fn math(m: MathFn, a: &[f64]) -> f64 {
     match m {
-        MathFn::Exp => super::exprel::exp(a[0]),
+        MathFn::Exp => a[0].exp(),
         MathFn::Expm1 => a[0].exp_m1(),
         MathFn::Log => a[0].ln(),
         MathFn::Log10 => a[0].log10(),

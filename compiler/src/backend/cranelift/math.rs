@@ -5,8 +5,8 @@
 //! [`crate::ir::interp::math`] uses, so the JIT and the interpreter compute
 //! every transcendental function with the same library code (in an optimised
 //! build each wrapper is a jump to the libm function of the same name).
-//! `exp` and `exprel` are nmlc's own functions ([`crate::ir::exprel`]):
-//! the scalar kernel calls them, the two-neuron kernel has them inline
+//! `exprel` is nmlc's own function ([`crate::ir::exprel`]): the scalar
+//! kernel calls it, the two-neuron kernel has it inline
 //! ([`super::vmath`]).
 
 use crate::ir::MathFn;
@@ -31,7 +31,7 @@ pub(super) enum Lowering {
 pub(super) fn lowering(m: MathFn) -> Lowering {
     let call = |symbol, arity| Lowering::Call { symbol, arity };
     match m {
-        MathFn::Exp => call("nmlc_exp", 1),
+        MathFn::Exp => call("exp", 1),
         MathFn::Exprel => call("nmlc_exprel", 1),
         MathFn::Expm1 => call("expm1", 1),
         MathFn::Log => call("log", 1),
@@ -114,8 +114,8 @@ extern "C" fn pow(x: f64, y: f64) -> f64 {
     x.powf(y)
 }
 
-extern "C" fn nmlc_exp(x: f64) -> f64 {
-    crate::ir::exprel::exp(x)
+extern "C" fn exp(x: f64) -> f64 {
+    x.exp()
 }
 extern "C" fn nmlc_exprel(x: f64) -> f64 {
     crate::ir::exprel::exprel(x)
@@ -129,7 +129,7 @@ pub(super) fn symbols() -> [(&'static str, *const u8); 18] {
     let unary = |f: Unary| f as *const u8;
     let binary = |f: Binary| f as *const u8;
     [
-        ("nmlc_exp", unary(nmlc_exp)),
+        ("exp", unary(exp)),
         ("nmlc_exprel", unary(nmlc_exprel)),
         ("expm1", unary(expm1)),
         ("log", unary(log)),

@@ -75,9 +75,8 @@
 //!   and selects that ignore a NaN operand like `f64::min`; `round` is
 //!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`
 //!   are selects; the transcendental functions are imported symbols
-//!   (`exp`, `expm1`, `log`, …, `pow`; `nmlc_exp` and `nmlc_exprel` for
-//!   nmlc's own `exp` and `exprel`, which the two-neuron kernel has
-//!   inline, [`vmath`]) registered
+//!   (`exp`, `expm1`, `log`, …, `pow`; `nmlc_exprel` for nmlc's own
+//!   `exprel`, which the two-neuron kernel has inline, [`vmath`]) registered
 //!   with [`JITBuilder::symbol`]
 //!   and bound to `extern "C"` wrappers of the very `f64` methods the
 //!   interpreter calls, so both use the same libm. `Rem` is

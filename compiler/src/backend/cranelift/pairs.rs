@@ -17,8 +17,8 @@
 //! lane (`bitselect`), and `Spike` ors the mask into the spike flags. The
 //! expressions of a branch are evaluated for both lanes; they have no side
 //! effects (a random draw is addressed by its index, so drawing one that
-//! a lane does not use changes nothing). `exp` and `exprel` are inline
-//! (see [`super::vmath`]); other libm functions are called lane by lane.
+//! a lane does not use changes nothing). `exprel` is inline (see
+//! [`super::vmath`]); libm functions are called lane by lane.
 //!
 //! In `f32` models every value the interpreter rounds is rounded to single
 //! precision and back, as in the scalar kernel.
@@ -754,13 +754,8 @@ impl<'m, 'f> Pairs<'m, 'f> {
     }
 
     fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
-        if matches!(m, MathFn::Exp | MathFn::Exprel) {
-            let mut lanes = vmath::Lanes { b: &mut self.b };
-            return if m == MathFn::Exp {
-                lanes.exp(a[0])
-            } else {
-                lanes.exprel(a[0])
-            };
+        if m == MathFn::Exprel {
+            return vmath::Lanes { b: &mut self.b }.exprel(a[0]);
         }
         if let Lowering::Call { symbol, arity } = math::lowering(m) {
             return self.call_lanes(symbol, &a[..arity]);

@@ -1,16 +1,16 @@
-//! Math functions emitted inline as two-lane (`f64x2`) code, without
-//! branches or calls.
+//! `exprel` emitted inline as two-lane (`f64x2`) code, without calls.
 //!
-//! Each function performs, lane by lane, exactly the IEEE operations of its
-//! scalar definition in [`crate::ir`] (same operations, same order, no
+//! It performs, lane by lane, exactly the IEEE operations of its
+//! scalar definition in [`crate::ir::exprel`] (same operations, same order, no
 //! fused multiply-add), with the scalar code's branches turned into
 //! selects over both sides, so every lane is bit-identical to the
-//! interpreter's result. Inline and branch-free, the calls of a step
-//! kernel overlap in the out-of-order core instead of waiting for each
-//! other, and the kernel that advances two neurons at once
-//! ([`super::pairs`]) gets both lanes for the price of one. (The scalar
-//! kernel calls the Rust functions instead: measured, that is faster than
-//! this code on one lane.)
+//! interpreter's result. Inline, the `exprel`s of a step kernel overlap in
+//! the out-of-order core instead of waiting for each other, and the kernel
+//! that advances two neurons at once ([`super::pairs`]) gets both lanes
+//! for the price of one. (Measured: the scalar kernel is faster calling
+//! the Rust function than running this code on one lane, and the
+//! two-neuron kernel is faster calling libm's `exp` lane by lane than
+//! with an inline polynomial `exp`, so `exp` stays libm's everywhere.)
 
 use crate::ir::exprel as reference;
 use cranelift_codegen::ir::condcodes::FloatCC;
@@ -108,7 +108,7 @@ impl Lanes<'_, '_> {
         self.b.create_block()
     }
 
-    /// [`reference::exp`]'s clamp and reduction: the clamped `xc`, `t =
+    /// [`reference::exprel`]'s clamp and reduction: the clamped `xc`, `t =
     /// xc/ln2 + ROUND` (whose bits hold k) and `kf = k` as a float.
     fn reduce(&mut self, x: Value) -> (Value, Value, Value) {
         // Clamp (NaN passes both tests unchanged).
@@ -141,18 +141,6 @@ impl Lanes<'_, '_> {
         let k2 = self.b.ins().isub(k, k1);
         let (s1, s2) = (self.scale(k1), self.scale(k2));
         (r, s1, s2)
-    }
-
-    /// [`reference::exp`] on both lanes of `x`.
-    pub fn exp(&mut self, x: Value) -> Value {
-        let (xc, t, kf) = self.reduce(x);
-        let (r, s1, s2) = self.split(xc, t, kf);
-        let p = self.taylor(r);
-        let re = self.mul(r, p);
-        let one = self.splat(1.0);
-        let y = self.add(one, re);
-        let y = self.mul(y, s1);
-        self.mul(y, s2)
     }
 
     /// [`reference::exprel`] on both lanes of `x`.
