@@ -826,15 +826,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
     /// Binary operations with the interpreter's rules for mixed kinds.
     fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
         if let (Val::Int(x), Val::Int(y)) = (a, b) {
-            let int_cc = |op| match op {
-                BinaryOp::Lt => Some(IntCC::SignedLessThan),
-                BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
-                BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
-                BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
-                BinaryOp::Eq => Some(IntCC::Equal),
-                BinaryOp::Ne => Some(IntCC::NotEqual),
-                _ => None,
-            };
             match op {
                 BinaryOp::Add => return Val::Int(self.b.ins().iadd(x, y)),
                 BinaryOp::Sub => return Val::Int(self.b.ins().isub(x, y)),
@@ -849,17 +840,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 }
             }
         }
-        let float_cc = match op {
-            BinaryOp::Lt => Some(FloatCC::LessThan),
-            BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
-            BinaryOp::Gt => Some(FloatCC::GreaterThan),
-            BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
-            // Ordered equality, and its negation (true for NaN), as Rust's
-            // `==` and `!=`.
-            BinaryOp::Eq => Some(FloatCC::Equal),
-            BinaryOp::Ne => Some(FloatCC::NotEqual),
-            _ => None,
-        };
+        let float_cc = float_cc(op);
         match op {
             BinaryOp::And | BinaryOp::Or => {
                 let (x, y) = (self.bool_of(a), self.bool_of(b));
@@ -1012,19 +993,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
     /// The reference to an imported function returning `f64`, declared on
     /// first use.
     fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
-        if let Some(f) = self.imports.get(symbol) {
-            return *f;
-        }
-        let mut sig = self.module.make_signature();
-        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns.push(AbiParam::new(types::F64));
-        let id = self
-            .module
-            .declare_function(symbol, Linkage::Import, &sig)
-            .expect("math symbols are declared with one signature each");
-        let f = self.module.declare_func_in_func(id, self.b.func);
-        self.imports.insert(symbol, f);
-        f
+        import(self.module, self.b.func, &mut self.imports, symbol, params)
     }
 
     // ----- conversions ------------------------------------------------
@@ -1075,6 +1044,56 @@ pub(super) fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value
     } else {
         x
     }
+}
+
+/// The integer comparison of a comparison operator.
+pub(super) fn int_cc(op: BinaryOp) -> Option<IntCC> {
+    match op {
+        BinaryOp::Lt => Some(IntCC::SignedLessThan),
+        BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
+        BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
+        BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
+        BinaryOp::Eq => Some(IntCC::Equal),
+        BinaryOp::Ne => Some(IntCC::NotEqual),
+        _ => None,
+    }
+}
+
+/// The float comparison of a comparison operator: ordered equality, and
+/// its negation (true for NaN), as Rust's `==` and `!=`.
+pub(super) fn float_cc(op: BinaryOp) -> Option<FloatCC> {
+    match op {
+        BinaryOp::Lt => Some(FloatCC::LessThan),
+        BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
+        BinaryOp::Gt => Some(FloatCC::GreaterThan),
+        BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
+        BinaryOp::Eq => Some(FloatCC::Equal),
+        BinaryOp::Ne => Some(FloatCC::NotEqual),
+        _ => None,
+    }
+}
+
+/// The reference to an imported function of `params` returning `f64`,
+/// declared in `func` on first use (`imports` remembers it).
+pub(super) fn import(
+    module: &mut JITModule,
+    func: &mut Function,
+    imports: &mut HashMap<&'static str, FuncRef>,
+    symbol: &'static str,
+    params: &[types::Type],
+) -> FuncRef {
+    if let Some(f) = imports.get(symbol) {
+        return *f;
+    }
+    let mut sig = module.make_signature();
+    sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    sig.returns.push(AbiParam::new(types::F64));
+    let id = module
+        .declare_function(symbol, Linkage::Import, &sig)
+        .expect("math symbols are declared with one signature each");
+    let f = module.declare_func_in_func(id, func);
+    imports.insert(symbol, f);
+    f
 }
 
 /// The Cranelift type of values of an IR type (reals are `f64` in both

@@ -142,9 +142,9 @@ impl JitKernel {
         pairs: bool,
     ) -> Result<JitKernel, BackendError> {
         let mut module = new_module()?;
-        let function_id = emit_step(&mut module, ir, info)?;
+        let function_id = emit(&mut module, ir, info, Form::Scalar)?;
         let pairs_id = if pairs && pairs::supported(ir) {
-            emit_pairs(&mut module, ir, info).ok()
+            emit(&mut module, ir, info, Form::Pairs).ok()
         } else {
             None
         };
@@ -178,7 +178,7 @@ impl JitKernel {
     pub fn clif(ir: &NeuronIr, info: &Verified) -> Result<String, BackendError> {
         let mut module = new_module()?;
         let mut ctx = module.make_context();
-        build_function(&mut module, &mut ctx, ir, info)?;
+        build_function(&mut module, &mut ctx, ir, info, Form::Scalar)?;
         Ok(ctx.func.display().to_string())
     }
 
@@ -188,14 +188,11 @@ impl JitKernel {
     pub fn disassembly(ir: &NeuronIr, info: &Verified) -> Result<String, BackendError> {
         let mut module = new_module()?;
         let mut ctx = module.make_context();
-        build_function(&mut module, &mut ctx, ir, info)?;
+        build_function(&mut module, &mut ctx, ir, info, Form::Scalar)?;
         let mut text = compiled_text(&module, &mut ctx)?;
         if pairs::supported(ir) {
             let mut ctx = module.make_context();
-            let signature = kernel_signature(&module);
-            ctx.func.signature = signature;
-            let mut fctx = FunctionBuilderContext::new();
-            pairs::lower_pairs(&mut module, &mut ctx.func, &mut fctx, ir, info)?;
+            build_function(&mut module, &mut ctx, ir, info, Form::Pairs)?;
             if let Ok(pairs) = compiled_text(&module, &mut ctx) {
                 text.push_str(
                     "// two neurons at a time (the scalar loop above does an odd last one)\n",
@@ -349,24 +346,6 @@ fn new_module() -> Result<JITModule, BackendError> {
     Ok(JITModule::new(builder))
 }
 
-/// Declares and defines the step function in `module`.
-fn emit_step(
-    module: &mut JITModule,
-    ir: &NeuronIr,
-    info: &Verified,
-) -> Result<cranelift_module::FuncId, BackendError> {
-    let mut ctx = module.make_context();
-    let id = build_function(module, &mut ctx, ir, info)?;
-    module.define_function(id, &mut ctx).map_err(|e| {
-        BackendError(format!(
-            "Cranelift rejected the kernel of {}: {e:?}",
-            ir.population
-        ))
-    })?;
-    module.clear_context(&mut ctx);
-    Ok(id)
-}
-
 /// The host assembly Cranelift makes of the function in `ctx`.
 fn compiled_text(module: &JITModule, ctx: &mut Context) -> Result<String, BackendError> {
     ctx.set_disasm(true);
@@ -380,25 +359,27 @@ fn compiled_text(module: &JITModule, ctx: &mut Context) -> Result<String, Backen
     Ok(code.vcode.clone().unwrap_or_default())
 }
 
-/// Declares and defines the two-neuron step function in `module`.
-fn emit_pairs(
+/// The two forms of a step kernel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// One neuron per iteration ([`lower`]).
+    Scalar,
+    /// Two neurons per iteration ([`pairs`]).
+    Pairs,
+}
+
+/// Declares and defines a form of the step function in `module`.
+fn emit(
     module: &mut JITModule,
     ir: &NeuronIr,
     info: &Verified,
+    form: Form,
 ) -> Result<cranelift_module::FuncId, BackendError> {
     let mut ctx = module.make_context();
-    let signature = kernel_signature(module);
-    let name = format!("step2_{}", ir.population);
-    let id = module
-        .declare_function(&name, Linkage::Local, &signature)
-        .map_err(|e| BackendError(format!("Cranelift could not declare {name}: {e}")))?;
-    ctx.func.signature = signature;
-    ctx.func.name = UserFuncName::user(0, id.as_u32());
-    let mut fctx = FunctionBuilderContext::new();
-    pairs::lower_pairs(module, &mut ctx.func, &mut fctx, ir, info)?;
+    let id = build_function(module, &mut ctx, ir, info, form)?;
     module.define_function(id, &mut ctx).map_err(|e| {
         BackendError(format!(
-            "Cranelift rejected the two-neuron kernel of {}: {e:?}",
+            "Cranelift rejected the kernel of {}: {e:?}",
             ir.population
         ))
     })?;
@@ -406,22 +387,29 @@ fn emit_pairs(
     Ok(id)
 }
 
-/// Builds the step function's CLIF into `ctx.func`.
+/// Builds a form of the step function's CLIF into `ctx.func`.
 fn build_function(
     module: &mut JITModule,
     ctx: &mut Context,
     ir: &NeuronIr,
     info: &Verified,
+    form: Form,
 ) -> Result<cranelift_module::FuncId, BackendError> {
     let signature = kernel_signature(module);
-    let name = format!("step_{}", ir.population);
+    let name = match form {
+        Form::Scalar => format!("step_{}", ir.population),
+        Form::Pairs => format!("step2_{}", ir.population),
+    };
     let id = module
         .declare_function(&name, Linkage::Local, &signature)
         .map_err(|e| BackendError(format!("Cranelift could not declare {name}: {e}")))?;
     ctx.func.signature = signature;
     ctx.func.name = UserFuncName::user(0, id.as_u32());
     let mut fctx = FunctionBuilderContext::new();
-    lower::lower_step(module, &mut ctx.func, &mut fctx, ir, info)?;
+    match form {
+        Form::Scalar => lower::lower_step(module, &mut ctx.func, &mut fctx, ir, info)?,
+        Form::Pairs => pairs::lower_pairs(module, &mut ctx.func, &mut fctx, ir, info)?,
+    }
     Ok(id)
 }
 

@@ -39,11 +39,11 @@ use crate::ir::{
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    AbiParam, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Value, types,
+    Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
-use cranelift_module::{Linkage, Module};
+use cranelift_module::Module;
 use std::collections::HashMap;
 
 /// A lowered IR value for two neurons.
@@ -668,15 +668,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
     /// the scalar kernel's `Emitter::binary`).
     fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
         if let (Val::Int(x), Val::Int(y)) = (a, b) {
-            let int_cc = match op {
-                BinaryOp::Lt => Some(IntCC::SignedLessThan),
-                BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
-                BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
-                BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
-                BinaryOp::Eq => Some(IntCC::Equal),
-                BinaryOp::Ne => Some(IntCC::NotEqual),
-                _ => None,
-            };
+            let int_cc = super::lower::int_cc(op);
             match op {
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
                     let r = match op {
@@ -696,15 +688,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
                 }
             }
         }
-        let float_cc = match op {
-            BinaryOp::Lt => Some(FloatCC::LessThan),
-            BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
-            BinaryOp::Gt => Some(FloatCC::GreaterThan),
-            BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
-            BinaryOp::Eq => Some(FloatCC::Equal),
-            BinaryOp::Ne => Some(FloatCC::NotEqual),
-            _ => None,
-        };
+        let float_cc = super::lower::float_cc(op);
         match op {
             BinaryOp::And | BinaryOp::Or => {
                 let (x, y) = (self.bool_of(a), self.bool_of(b));
@@ -853,19 +837,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
     }
 
     fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
-        if let Some(f) = self.imports.get(symbol) {
-            return *f;
-        }
-        let mut sig = self.module.make_signature();
-        sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-        sig.returns.push(AbiParam::new(types::F64));
-        let id = self
-            .module
-            .declare_function(symbol, Linkage::Import, &sig)
-            .expect("math symbols are declared with one signature each");
-        let f = self.module.declare_func_in_func(id, self.b.func);
-        self.imports.insert(symbol, f);
-        f
+        super::lower::import(self.module, self.b.func, &mut self.imports, symbol, params)
     }
 
     // ----- conversions ------------------------------------------------

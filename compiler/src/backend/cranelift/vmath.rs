@@ -14,7 +14,7 @@
 
 use crate::ir::exprel as reference;
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{Block as ClifBlock, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::FunctionBuilder;
 
 /// Two-lane code for one math function.
@@ -104,10 +104,6 @@ impl Lanes<'_, '_> {
         self.reals(bits)
     }
 
-    fn block(&mut self) -> ClifBlock {
-        self.b.create_block()
-    }
-
     /// [`reference::exprel`]'s clamp and reduction: the clamped `xc`, `t =
     /// xc/ln2 + ROUND` (whose bits hold k) and `kf = k` as a float.
     fn reduce(&mut self, x: Value) -> (Value, Value, Value) {
@@ -154,7 +150,11 @@ impl Lanes<'_, '_> {
         let zero = self.splat(0.0);
         let central = self.b.ins().fcmp(FloatCC::Equal, kf, zero);
         let all_central = self.b.ins().vall_true(central);
-        let (near, far, merge) = (self.block(), self.block(), self.block());
+        let (near, far, merge) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
         self.b.append_block_param(merge, types::F64X2);
         self.b.ins().brif(all_central, near, &[], far, &[]);
 
