@@ -103,7 +103,7 @@ def nmlc_command():
         return [os.environ["NMLC"]]
     if os.path.exists(exe):
         return [exe]
-    return ["cargo", "run", "--release", "-q", "--"]
+    return ["cargo", "run", "--release", "-q", "--features", "llvm", "--"]
 
 
 def nmlc_has_threads(cmd):

@@ -13,16 +13,18 @@
 //!   `f64`, round to `f32` after every operation) instruction by
 //!   instruction, so any difference is a bug, not rounding.
 //!
-//! The JIT runs twice: with its two-neuron SIMD kernel (where the model
-//! has one; the fifth neuron goes through the scalar loop) and scalar
-//! only. The two must agree bit for bit, at every step.
+//! The JIT runs three times: with its widest kernel (LLVM's 4- or 8-lane
+//! kernel with the `llvm` feature on a host with AVX, else the two-neuron
+//! SIMD kernel), with the two-neuron kernel, and scalar only (where the
+//! model has several-lane kernels, the neurons left over go through the
+//! scalar loop). All must agree bit for bit, at every step.
 //!
 //! Targeted tests check each math function, `Rem`, `Select`, `While`,
 //! `RoundToInt`, repeated `Spike` and random draws bit for bit on
 //! hand-built kernels, including NaN, infinities and signed zeros.
 
 use nmlc_compiler::abi::{ColumnData, StepContext};
-use nmlc_compiler::backend::cranelift::JitKernel;
+use nmlc_compiler::backend::cranelift::{JitKernel, Vectorise};
 use nmlc_compiler::backend::{Backend, StepKernel, compile_step};
 use nmlc_compiler::ir::interp::Interpreter;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
@@ -33,8 +35,10 @@ use nmlc_compiler::ir::{
 use nmlc_compiler::loader::DiskReader;
 use nmlc_compiler::model::NeuronModel;
 
-/// Odd, so that the two-neuron kernel leaves one to the scalar loop.
-const NEURONS: usize = 5;
+/// Enough neurons for one group of 8 lanes (LLVM's kernel on an AVX-512
+/// host), two of 4 (AVX2) or five pairs, each with an odd tail for the
+/// scalar kernel.
+const NEURONS: usize = 11;
 const STEPS: u64 = 10_000;
 const DT: f64 = 0.1;
 
@@ -206,38 +210,53 @@ fn differential(
     mut cols: Vec<ColumnData>,
 ) -> (usize, f64, bool) {
     let interp = Interpreter::new(ir, info);
-    let jit = JitKernel::compile_with(ir, info, true).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let scalar = JitKernel::compile_with(ir, info, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let jit = JitKernel::compile_with(ir, info, Vectorise::Widest)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let pairs = JitKernel::compile_with(ir, info, Vectorise::Pairs)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let scalar = JitKernel::compile_with(ir, info, Vectorise::Scalar)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut jit_cols = cols.clone();
+    let mut pairs_cols = cols.clone();
     let mut scalar_cols = cols.clone();
     let tolerance = match ir.precision {
         Precision::F64 => 1e-12,
         Precision::F32 => 0.0,
     };
     let (mut total, mut worst) = (0, 0.0f64);
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for n in 0..STEPS {
         let ctx = context(n);
         a.clear();
         b.clear();
         c.clear();
+        d.clear();
         interp.step(&ctx, &mut cols, 0, NEURONS, &mut a);
         jit.step(&ctx, &mut jit_cols, 0, NEURONS, &mut b);
         scalar.step(&ctx, &mut scalar_cols, 0, NEURONS, &mut c);
+        pairs.step(&ctx, &mut pairs_cols, 0, NEURONS, &mut d);
         assert_eq!(a, b, "{name}: spikes differ at step {n}");
         assert_eq!(
-            b, c,
+            b,
+            c,
+            "{name}: spikes of the {}-lane kernel differ at step {n}",
+            jit.lanes()
+        );
+        assert_eq!(
+            d, c,
             "{name}: spikes of the two-neuron kernel differ at step {n}"
         );
         total += a.len();
         for (k, col) in ir.columns().iter().enumerate() {
             for i in 0..NEURONS {
-                let (y, z) = (jit_cols[k].get(i), scalar_cols[k].get(i));
-                assert!(
-                    y.to_bits() == z.to_bits() || (y.is_nan() && z.is_nan()),
-                    "{name}: {} of neuron {i} at step {n}: two-neuron kernel {y:e}, scalar {z:e}",
-                    col.name
-                );
+                let z = scalar_cols[k].get(i);
+                for (lanes, y) in [(jit.lanes(), jit_cols[k].get(i)), (2, pairs_cols[k].get(i))] {
+                    assert!(
+                        y.to_bits() == z.to_bits() || (y.is_nan() && z.is_nan()),
+                        "{name}: {} of neuron {i} at step {n}: {lanes}-lane kernel {y:e}, scalar {z:e}",
+                        col.name
+                    );
+                }
             }
         }
         if n % 100 == 99 {
@@ -256,7 +275,7 @@ fn differential(
             }
         }
     }
-    (total, worst, jit.has_pairs())
+    (total, worst, jit.lanes() > 1)
 }
 
 #[test]
@@ -421,9 +440,9 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
     // tests check the two-neuron kernel too (with an odd n, the scalar
     // tail as well).
     assert_eq!(
-        jit.has_pairs(),
+        jit.lanes() > 1,
         !has_while(&k.ir.step),
-        "{what}: two-neuron kernel"
+        "{what}: kernel for several neurons at a time"
     );
     let mut jit_cols = cols.clone();
     for step in 0..steps {

@@ -7,6 +7,9 @@
 //! against it.
 
 pub mod cranelift;
+#[cfg(feature = "llvm")]
+pub mod llvm;
+pub(crate) mod places;
 
 use crate::abi::{ColumnData, StepContext};
 use crate::ir::interp::Interpreter;

@@ -8,6 +8,7 @@
 use super::math::{self, Lowering};
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
     BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
     UnaryOp, Verified,
@@ -108,10 +109,7 @@ struct Emitter<'m, 'f> {
     /// Imported functions, by symbol.
     imports: HashMap<&'static str, FuncRef>,
     /// Lowered expressions whose values are still valid here.
-    cache: HashMap<Handle<Expr>, Val>,
-    /// The places each expression loads (transitively), as bit sets over
-    /// [`Emitter::place_bit`].
-    deps: Vec<Vec<u64>>,
+    cache: ExprCache<Val>,
 }
 
 impl<'m, 'f> Emitter<'m, 'f> {
@@ -186,7 +184,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
         let spiked = b.declare_var(types::I8);
         let count = b.declare_var(types::I32);
         let index = b.ins().iconst(types::I32, 0);
-        let deps = dependencies(ir, columns.len());
         Ok(Emitter {
             module,
             b,
@@ -206,8 +203,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
             count,
             index,
             imports: HashMap::new(),
-            cache: HashMap::new(),
-            deps,
+            cache: ExprCache::new(ir),
         })
     }
 
@@ -400,11 +396,11 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 self.b.set_cold_block(block);
             }
         }
-        let before = self.cache.clone();
+        let before = self.cache.snapshot();
         self.branch(c, then_block, else_block);
         // Parts of the condition may have been evaluated in blocks that do
         // not dominate both branches.
-        self.cache = before.clone();
+        self.cache.restore(before.clone());
         let region = self.cold;
 
         self.b.switch_to_block(then_block);
@@ -412,7 +408,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         self.block(then);
         self.b.ins().jump(merge, &[]);
 
-        self.cache = before.clone();
+        self.cache.restore(before.clone());
         self.b.switch_to_block(else_block);
         self.cold = else_cold;
         self.block(otherwise);
@@ -420,12 +416,12 @@ impl<'m, 'f> Emitter<'m, 'f> {
 
         self.b.switch_to_block(merge);
         self.cold = region;
-        self.cache = before;
+        self.cache.restore(before);
         for p in stored_places(then)
             .into_iter()
             .chain(stored_places(otherwise))
         {
-            self.invalidate(p);
+            self.cache.forget(p);
         }
     }
 
@@ -436,7 +432,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
     /// being materialised as truth values; a constant condition becomes a
     /// jump. The caller restores the expression cache afterwards.
     fn branch(&mut self, c: Handle<Expr>, yes: ClifBlock, no: ClifBlock) {
-        if !self.cache.contains_key(&c) {
+        if !self.cache.contains(c) {
             match self.ir.exprs.get(c) {
                 Expr::Unary(UnaryOp::Not, x) => return self.branch(*x, no, yes),
                 Expr::Binary(op @ (BinaryOp::And | BinaryOp::Or), x, y) => {
@@ -513,7 +509,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
     /// Whether an expression has no calls and at most `budget` nodes that
     /// are not already cached.
     fn is_cheap_expr(&self, h: Handle<Expr>, seen: &mut Vec<Handle<Expr>>, budget: usize) -> bool {
-        if self.cache.contains_key(&h) || seen.contains(&h) {
+        if self.cache.contains(h) || seen.contains(&h) {
             return true;
         }
         seen.push(h);
@@ -552,14 +548,14 @@ impl<'m, 'f> Emitter<'m, 'f> {
             }
         }
         let before: Vec<Value> = targets.iter().map(|v| self.b.use_var(*v)).collect();
-        let cache = self.cache.clone();
+        let cache = self.cache.snapshot();
 
         self.block(then);
         let taken: Vec<Value> = targets.iter().map(|v| self.b.use_var(*v)).collect();
         for (var, value) in targets.iter().zip(&before) {
             self.b.def_var(*var, *value);
         }
-        self.cache = cache.clone();
+        self.cache.restore(cache.clone());
 
         self.block(otherwise);
         for (var, value) in targets.iter().zip(taken) {
@@ -567,12 +563,12 @@ impl<'m, 'f> Emitter<'m, 'f> {
             let merged = self.b.ins().select(cond, value, not_taken);
             self.b.def_var(*var, merged);
         }
-        self.cache = cache;
+        self.cache.restore(cache);
         for p in stored_places(then)
             .into_iter()
             .chain(stored_places(otherwise))
         {
-            self.invalidate(p);
+            self.cache.forget(p);
         }
     }
 
@@ -604,7 +600,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         // Values from before the loop stay valid in it only if the body
         // cannot change them.
         for p in stored_places(body) {
-            self.invalidate(p);
+            self.cache.forget(p);
         }
         // The counter is an `i64`, so any `u32` bound is an exact immediate.
         let iterations = self.b.declare_var(types::I64);
@@ -623,7 +619,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         let cond = self.bool_of(cond);
         let go = self.b.ins().band(below, cond);
         self.b.ins().brif(go, body_block, &[], exit, &[]);
-        let at_header = self.cache.clone();
+        let at_header = self.cache.snapshot();
 
         self.b.switch_to_block(body_block);
         self.block(body);
@@ -632,7 +628,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         self.b.ins().jump(header, &[]);
 
         self.b.switch_to_block(exit);
-        self.cache = at_header;
+        self.cache.restore(at_header);
     }
 
     fn store(&mut self, place: Place, v: Val) {
@@ -662,33 +658,14 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 self.b.def_var(var, v);
             }
         }
-        self.invalidate(place);
-    }
-
-    /// Forgets cached expressions that load `place`.
-    fn invalidate(&mut self, place: Place) {
-        let Some(bit) = self.place_bit(place) else {
-            return;
-        };
-        let deps = &self.deps;
-        self.cache.retain(|h, _| {
-            deps[h.index()]
-                .get(bit / 64)
-                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
-        });
-    }
-
-    /// The bit of a place in the dependency sets: columns by slot, then
-    /// locals.
-    fn place_bit(&self, place: Place) -> Option<usize> {
-        place_bit(&self.columns, place)
+        self.cache.forget(place);
     }
 
     // ----- expressions ------------------------------------------------
 
     fn expr(&mut self, h: Handle<Expr>) -> Val {
-        if let Some(v) = self.cache.get(&h) {
-            return *v;
+        if let Some(v) = self.cache.get(h) {
+            return v;
         }
         let v = self.lower_expr(h);
         self.cache.insert(h, v);
@@ -1115,81 +1092,6 @@ fn memory_type(ty: Type) -> types::Type {
     }
 }
 
-fn place_bit(columns: &[ColumnSlot], place: Place) -> Option<usize> {
-    match place {
-        Place::Local(k) => Some(columns.len() + k as usize),
-        column => columns.iter().position(|c| c.place == column),
-    }
-}
-
-/// The column places the step kernel reads or writes, and those it writes.
-pub(super) fn used_places(ir: &NeuronIr) -> (Vec<Place>, Vec<Place>) {
-    fn visit_expr(ir: &NeuronIr, h: Handle<Expr>, seen: &mut [bool], used: &mut Vec<Place>) {
-        if seen[h.index()] {
-            return;
-        }
-        seen[h.index()] = true;
-        match ir.exprs.get(h) {
-            Expr::Load(p) if !matches!(p, Place::Local(_)) && !used.contains(p) => used.push(*p),
-            Expr::Unary(_, a) | Expr::RoundToInt(a) => visit_expr(ir, *a, seen, used),
-            Expr::Binary(_, a, b) => {
-                visit_expr(ir, *a, seen, used);
-                visit_expr(ir, *b, seen, used);
-            }
-            Expr::Select(c, a, b) => {
-                for x in [c, a, b] {
-                    visit_expr(ir, *x, seen, used);
-                }
-            }
-            Expr::Math(_, xs) => {
-                for x in xs {
-                    visit_expr(ir, *x, seen, used);
-                }
-            }
-            _ => {}
-        }
-    }
-    fn visit_block(
-        ir: &NeuronIr,
-        block: &Block,
-        seen: &mut [bool],
-        used: &mut Vec<Place>,
-        written: &mut Vec<Place>,
-    ) {
-        for s in &block.0 {
-            match s {
-                Stmt::Store(p, h) => {
-                    visit_expr(ir, *h, seen, used);
-                    if !matches!(p, Place::Local(_)) {
-                        if !used.contains(p) {
-                            used.push(*p);
-                        }
-                        if !written.contains(p) {
-                            written.push(*p);
-                        }
-                    }
-                }
-                Stmt::If(c, a, b) => {
-                    visit_expr(ir, *c, seen, used);
-                    visit_block(ir, a, seen, used, written);
-                    visit_block(ir, b, seen, used, written);
-                }
-                Stmt::While {
-                    condition, body, ..
-                } => {
-                    visit_expr(ir, *condition, seen, used);
-                    visit_block(ir, body, seen, used, written);
-                }
-                Stmt::Spike | Stmt::Integrate | Stmt::Propagator { .. } => {}
-            }
-        }
-    }
-    let mut seen = vec![false; ir.exprs.len()];
-    let (mut used, mut written) = (Vec::new(), Vec::new());
-    visit_block(ir, &ir.step, &mut seen, &mut used, &mut written);
-    (used, written)
-}
-
 /// The number of `Spike` statements in a block (at any depth), and how
 /// many of them are inside a `While`.
 fn spike_statements(block: &Block) -> (usize, usize) {
@@ -1237,59 +1139,4 @@ fn stored_places(block: &Block) -> Vec<Place> {
     }
     walk(block, &mut out);
     out
-}
-
-/// For each expression, the set of places it loads (transitively), over
-/// the bits of [`place_bit`]. Operands precede their users in the arena (a
-/// verified invariant), so one forward pass suffices.
-pub(super) fn dependencies(ir: &NeuronIr, n_columns: usize) -> Vec<Vec<u64>> {
-    // Column slots are not built yet when this runs in `Emitter::new`, so
-    // recompute their order: the used columns in binding order.
-    let (used, _) = used_places(ir);
-    let slots: Vec<Place> = ir
-        .columns()
-        .iter()
-        .map(|c| c.place)
-        .filter(|p| used.contains(p))
-        .collect();
-    debug_assert_eq!(slots.len(), n_columns);
-    let words = (n_columns + ir.locals as usize).div_ceil(64).max(1);
-    let mut deps: Vec<Vec<u64>> = Vec::with_capacity(ir.exprs.len());
-    for h in ir.exprs.handles() {
-        let mut set = vec![0u64; words];
-        let mut union = |other: &Vec<u64>| {
-            for (w, o) in set.iter_mut().zip(other) {
-                *w |= o;
-            }
-        };
-        match ir.exprs.get(h) {
-            Expr::Load(p) => {
-                let bit = match p {
-                    Place::Local(k) => Some(n_columns + *k as usize),
-                    column => slots.iter().position(|s| s == column),
-                };
-                if let Some(bit) = bit {
-                    set[bit / 64] |= 1 << (bit % 64);
-                }
-            }
-            Expr::Unary(_, a) | Expr::RoundToInt(a) => union(&deps[a.index()]),
-            Expr::Binary(_, a, b) => {
-                union(&deps[a.index()]);
-                union(&deps[b.index()]);
-            }
-            Expr::Select(c, a, b) => {
-                for x in [c, a, b] {
-                    union(&deps[x.index()]);
-                }
-            }
-            Expr::Math(_, xs) => {
-                for x in xs {
-                    union(&deps[x.index()]);
-                }
-            }
-            _ => {}
-        }
-        deps.push(set);
-    }
-    deps
 }

@@ -12,10 +12,10 @@
 use crate::ir::MathFn;
 
 /// The symbol of [`crate::abi::nmlc_random`].
-pub(super) const RANDOM_SYMBOL: &str = "nmlc_random";
+pub(crate) const RANDOM_SYMBOL: &str = "nmlc_random";
 
 /// How a math function is lowered.
-pub(super) enum Lowering {
+pub(crate) enum Lowering {
     /// A call to an imported function of `arity` `f64` arguments.
     Call {
         /// The symbol (registered by [`symbols`]).
@@ -28,7 +28,7 @@ pub(super) enum Lowering {
 }
 
 /// The lowering of each math function.
-pub(super) fn lowering(m: MathFn) -> Lowering {
+pub(crate) fn lowering(m: MathFn) -> Lowering {
     let call = |symbol, arity| Lowering::Call { symbol, arity };
     match m {
         MathFn::Exp => call("exp", 1),
@@ -63,7 +63,7 @@ pub(super) fn lowering(m: MathFn) -> Lowering {
 }
 
 /// The symbol `Rem`'s sibling `Pow` (the `^` operator) calls.
-pub(super) const POW: &str = "pow";
+pub(crate) const POW: &str = "pow";
 
 extern "C" fn expm1(x: f64) -> f64 {
     x.exp_m1()
@@ -123,7 +123,7 @@ extern "C" fn nmlc_exprel(x: f64) -> f64 {
 
 /// Every symbol the generated code may import, with its address. Each is
 /// listed explicitly: nothing is looked up in the process by name.
-pub(super) fn symbols() -> [(&'static str, *const u8); 18] {
+pub(crate) fn symbols() -> [(&'static str, *const u8); 18] {
     type Unary = extern "C" fn(f64) -> f64;
     type Binary = extern "C" fn(f64, f64) -> f64;
     let unary = |f: Unary| f as *const u8;

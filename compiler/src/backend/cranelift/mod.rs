@@ -85,10 +85,13 @@
 //! - **`Random`** calls [`crate::abi::nmlc_random`] with
 //!   `(seed, population, neuron, step, draw, normal)`.
 
-mod lower;
-mod math;
+pub(crate) mod lower;
+pub(crate) mod math;
 mod pairs;
 mod vmath;
+
+#[cfg(feature = "llvm")]
+pub(crate) use pairs::supported as lanes_supported;
 
 use crate::abi::{ColumnData, StepContext};
 use crate::backend::{BackendError, StepKernel};
@@ -110,11 +113,35 @@ pub type KernelFn = extern "C" fn(
     spikes: *mut u32,
 ) -> u32;
 
-/// A step kernel compiled to native code by Cranelift.
+/// How many neurons a compiled kernel may advance at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vectorise {
+    /// One at a time: the scalar kernel only.
+    Scalar,
+    /// Two at a time where the kernel allows it ([`pairs`]).
+    Pairs,
+    /// As many as the host's widest vectors hold: LLVM's kernel
+    /// ([`crate::backend::llvm`], with the `llvm` feature) where the host
+    /// has vectors of four or more `f64`s, else two.
+    Widest,
+}
+
+/// A kernel that advances several neurons per iteration.
+struct Lanes {
+    function: KernelFn,
+    lanes: usize,
+    /// Owns the code of an LLVM kernel (a Cranelift kernel's code is in
+    /// the module of [`JitKernel`]).
+    #[cfg(feature = "llvm")]
+    _llvm: Option<crate::backend::llvm::WideKernel>,
+}
+
+/// A step kernel compiled to native code by Cranelift (with LLVM's wide
+/// kernel for the bulk of the neurons where enabled).
 pub struct JitKernel {
     function: KernelFn,
-    /// The two-neuron version ([`pairs`]), where the kernel has one.
-    pairs: Option<KernelFn>,
+    /// The version for several neurons at a time, where the kernel has one.
+    lanes: Option<Lanes>,
     /// Element type of each column, in binding order.
     column_types: Vec<Type>,
     /// Owns the code `function` points into; freed when the kernel drops.
@@ -129,21 +156,28 @@ const STACK_COLUMNS: usize = 32;
 impl JitKernel {
     /// Compiles the step kernel of a verified IR.
     pub fn compile(ir: &NeuronIr, info: &Verified) -> Result<JitKernel, BackendError> {
-        Self::compile_with(ir, info, true)
+        Self::compile_with(ir, info, Vectorise::Widest)
     }
 
-    /// Compiles the step kernel, with its two-neuron version where `pairs`
-    /// is set and the kernel allows it ([`pairs::supported`]; where
-    /// Cranelift cannot compile it for the host, the scalar kernel does
-    /// every neuron).
+    /// Compiles the step kernel, with a version for several neurons at a
+    /// time as `vectorise` asks and the kernel allows
+    /// ([`pairs::supported`]; where a backend cannot compile it for the
+    /// host, the scalar kernel does every neuron).
     pub fn compile_with(
         ir: &NeuronIr,
         info: &Verified,
-        pairs: bool,
+        vectorise: Vectorise,
     ) -> Result<JitKernel, BackendError> {
+        #[cfg(feature = "llvm")]
+        let wide = match vectorise {
+            Vectorise::Widest => crate::backend::llvm::WideKernel::compile(ir, info)?,
+            _ => None,
+        };
+        #[cfg(not(feature = "llvm"))]
+        let wide: Option<()> = None;
         let mut module = new_module()?;
         let function_id = emit(&mut module, ir, info, Form::Scalar)?;
-        let pairs_id = if pairs && pairs::supported(ir) {
+        let pairs_id = if vectorise != Vectorise::Scalar && wide.is_none() && pairs::supported(ir) {
             emit(&mut module, ir, info, Form::Pairs).ok()
         } else {
             None
@@ -157,20 +191,38 @@ impl JitKernel {
         let function = unsafe {
             std::mem::transmute::<*const u8, KernelFn>(module.get_finalized_function(function_id))
         };
-        let pairs = pairs_id.map(|id| unsafe {
-            std::mem::transmute::<*const u8, KernelFn>(module.get_finalized_function(id))
+        let pairs = pairs_id.map(|id| Lanes {
+            // SAFETY: as for `function`.
+            function: unsafe {
+                std::mem::transmute::<*const u8, KernelFn>(module.get_finalized_function(id))
+            },
+            lanes: 2,
+            #[cfg(feature = "llvm")]
+            _llvm: None,
         });
+        #[cfg(feature = "llvm")]
+        let lanes = match wide {
+            Some(w) => Some(Lanes {
+                function: w.function(),
+                lanes: w.lanes(),
+                _llvm: Some(w),
+            }),
+            None => pairs,
+        };
+        #[cfg(not(feature = "llvm"))]
+        let lanes = pairs;
         Ok(JitKernel {
             function,
-            pairs,
+            lanes,
             column_types: ir.columns().iter().map(|c| c.ty).collect(),
             module: Mutex::new(Some(module)),
         })
     }
 
-    /// Whether the kernel advances neurons two at a time ([`pairs`]).
-    pub fn has_pairs(&self) -> bool {
-        self.pairs.is_some()
+    /// How many neurons the kernel advances per iteration in the bulk of
+    /// a range: 1 (scalar only), 2 ([`pairs`]) or LLVM's lane count.
+    pub fn lanes(&self) -> usize {
+        self.lanes.as_ref().map_or(1, |l| l.lanes)
     }
 
     /// The Cranelift IR (CLIF text) of the step kernel, for inspection and
@@ -190,6 +242,14 @@ impl JitKernel {
         let mut ctx = module.make_context();
         build_function(&mut module, &mut ctx, ir, info, Form::Scalar)?;
         let mut text = compiled_text(&module, &mut ctx)?;
+        #[cfg(feature = "llvm")]
+        if let Some(wide) = crate::backend::llvm::WideKernel::assembly(ir, info)? {
+            text.push_str(
+                "// LLVM's kernel for several neurons at a time (the scalar loop above does the rest)\n",
+            );
+            text.push_str(&wide);
+            return Ok(text);
+        }
         if pairs::supported(ir) {
             let mut ctx = module.make_context();
             build_function(&mut module, &mut ctx, ir, info, Form::Pairs)?;
@@ -259,13 +319,13 @@ impl StepKernel for JitKernel {
         // least `end` elements (checked above), the code touches elements
         // `start..end` only, and `spikes` has room for `end - start` more
         // entries, of which it writes at most one per neuron.
-        // Pairs first (an even number of neurons), then what is left.
-        let (even, mut written) = match self.pairs {
-            Some(pairs) if end - start >= 2 => {
-                let even = start + ((end - start) & !1);
+        // Whole groups of lanes first, then what is left.
+        let (even, mut written) = match &self.lanes {
+            Some(l) if end - start >= l.lanes => {
+                let even = start + (end - start) / l.lanes * l.lanes;
                 // SAFETY: as below, for the neurons `start..even`.
                 let n = unsafe {
-                    pairs(
+                    (l.function)(
                         ctx,
                         pointers.as_ptr(),
                         start as u32,

@@ -33,6 +33,7 @@ use super::math::{self, Lowering};
 use super::vmath;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
     BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
     UnaryOp, Verified,
@@ -58,7 +59,7 @@ enum Val {
 }
 
 /// Whether the step kernel of `ir` can be lowered for two neurons.
-pub(super) fn supported(ir: &NeuronIr) -> bool {
+pub(crate) fn supported(ir: &NeuronIr) -> bool {
     fn no_while(block: &Block) -> bool {
         block.0.iter().all(|s| match s {
             Stmt::While { .. } => false,
@@ -131,8 +132,7 @@ struct Pairs<'m, 'f> {
     /// Index of the pair's first neuron (`i32`), valid in the body.
     index: Value,
     imports: HashMap<&'static str, FuncRef>,
-    cache: HashMap<Handle<Expr>, Val>,
-    deps: Vec<Vec<u64>>,
+    cache: ExprCache<Val>,
 }
 
 impl<'m, 'f> Pairs<'m, 'f> {
@@ -173,7 +173,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
         let t = b.ins().splat(types::F64X2, t);
         let dt = b.ins().splat(types::F64X2, dt);
 
-        let (used, written) = super::lower::used_places(ir);
+        let (used, written) = used_places(ir);
         let mut columns = Vec::new();
         for (k, col) in ir.columns().iter().enumerate() {
             if !used.contains(&col.place) {
@@ -203,7 +203,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
         let spiked = b.declare_var(types::I64X2);
         let neuron = b.declare_var(types::I32);
         let count = b.declare_var(types::I32);
-        let deps = super::lower::dependencies(ir, columns.len());
         let zero = b.ins().iconst(types::I32, 0);
         b.def_var(count, zero);
         b.def_var(neuron, start);
@@ -230,8 +229,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
             count,
             index,
             imports: HashMap::new(),
-            cache: HashMap::new(),
-            deps,
+            cache: ExprCache::new(ir),
         })
     }
 
@@ -480,7 +478,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
             }
         };
         self.b.def_var(var, new);
-        self.invalidate(place);
+        self.cache.forget(place);
     }
 
     /// Rounds both lanes to single precision and back in `f32` models.
@@ -504,27 +502,11 @@ impl<'m, 'f> Pairs<'m, 'f> {
         self.b.ins().bitselect(m, x, y)
     }
 
-    fn invalidate(&mut self, place: Place) {
-        let bit = match place {
-            Place::Local(k) => Some(self.columns.len() + k as usize),
-            column => self.columns.iter().position(|c| c.place == column),
-        };
-        let Some(bit) = bit else {
-            return;
-        };
-        let deps = &self.deps;
-        self.cache.retain(|h, _| {
-            deps[h.index()]
-                .get(bit / 64)
-                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
-        });
-    }
-
     // ----- expressions ------------------------------------------------
 
     fn expr(&mut self, h: Handle<Expr>) -> Val {
-        if let Some(v) = self.cache.get(&h) {
-            return *v;
+        if let Some(v) = self.cache.get(h) {
+            return v;
         }
         let v = self.lower_expr(h);
         self.cache.insert(h, v);
