@@ -190,6 +190,18 @@ impl<T: Copy + Default + AddAssign> RingBuffer<T> {
         &mut self.values[slot * self.targets..(slot + 1) * self.targets]
     }
 
+    /// The index (in `0..slots()`) of the slot [`RingBuffer::slot_mut`]
+    /// hands out for `delay_steps`.
+    pub fn slot_index(&self, delay_steps: usize) -> usize {
+        self.slot_of(self.next_step + delay_steps as u64)
+    }
+
+    /// The index of the slot [`RingBuffer::current_slot_mut`] hands out for
+    /// `step`.
+    pub fn step_index(&self, step: u64) -> usize {
+        self.slot_of(step)
+    }
+
     fn slot_of(&self, step: u64) -> usize {
         // The remainder is below `slots`, a usize, so the cast cannot truncate.
         (step % self.slots() as u64) as usize
