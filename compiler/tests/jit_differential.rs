@@ -25,7 +25,7 @@
 
 use nmlc_compiler::abi::{ColumnData, StepContext};
 use nmlc_compiler::backend::cranelift::{JitKernel, Vectorise};
-use nmlc_compiler::backend::{Backend, StepKernel, compile_step};
+use nmlc_compiler::backend::{Backend, StepKernel, compile_step, written_states};
 use nmlc_compiler::ir::interp::Interpreter;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
 use nmlc_compiler::ir::{
@@ -232,9 +232,13 @@ fn differential(
         c.clear();
         d.clear();
         interp.step(&ctx, &mut cols, 0, NEURONS, &mut a);
-        jit.step(&ctx, &mut jit_cols, 0, NEURONS, &mut b);
-        scalar.step(&ctx, &mut scalar_cols, 0, NEURONS, &mut c);
-        pairs.step(&ctx, &mut pairs_cols, 0, NEURONS, &mut d);
+        let finite = [
+            jit.step(&ctx, &mut jit_cols, 0, NEURONS, &mut b),
+            scalar.step(&ctx, &mut scalar_cols, 0, NEURONS, &mut c),
+            pairs.step(&ctx, &mut pairs_cols, 0, NEURONS, &mut d),
+        ];
+        let want = written_finite(ir, info, &cols, 0..NEURONS);
+        assert_eq!(finite, [want; 3], "{name}: finiteness reported at step {n}");
         assert_eq!(a, b, "{name}: spikes differ at step {n}");
         assert_eq!(
             b,
@@ -448,8 +452,13 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
     for step in 0..steps {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         interp.step(&context(step), &mut cols, 0, n, &mut a);
-        jit.step(&context(step), &mut jit_cols, 0, n, &mut b);
+        let finite = jit.step(&context(step), &mut jit_cols, 0, n, &mut b);
         assert_eq!(a, b, "{what}: spikes at step {step}");
+        assert_eq!(
+            finite,
+            written_finite(&k.ir, &info, &cols, 0..n),
+            "{what}: finiteness reported at step {step}"
+        );
         for (c, col) in k.ir.columns().iter().enumerate() {
             for i in 0..n {
                 let (x, y) = (cols[c].get(i), jit_cols[c].get(i));
@@ -463,6 +472,22 @@ fn bit_exact(what: &str, k: &Kernel, mut cols: Vec<ColumnData>, steps: u64) -> V
         }
     }
     jit_cols
+}
+
+/// Whether every state the kernel writes is finite for the neurons of
+/// `range` in `cols`: what [`StepKernel::step`] reports.
+fn written_finite(
+    ir: &NeuronIr,
+    info: &Verified,
+    cols: &[ColumnData],
+    range: std::ops::Range<usize>,
+) -> bool {
+    written_states(ir).iter().all(|&k| {
+        let b = info
+            .binding(Place::State(k))
+            .expect("a written state has a column");
+        range.clone().all(|i| cols[b].get(i).is_finite())
+    })
 }
 
 /// Whether a block has a `While` (at any depth).

@@ -13,7 +13,7 @@ pub(crate) mod places;
 
 use crate::abi::{ColumnData, StepContext};
 use crate::ir::interp::Interpreter;
-use crate::ir::{NeuronIr, Verified};
+use crate::ir::{NeuronIr, Place, Verified};
 
 /// Which backend runs the step kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,10 @@ impl Backend {
 /// A compiled step kernel of one population.
 pub trait StepKernel: Send + Sync {
     /// Advances neurons `start..end` by one step, appending the index of
-    /// each neuron that spiked to `spikes` (in increasing order).
+    /// each neuron that spiked to `spikes` (in increasing order). Returns
+    /// whether every value it stored to a state column
+    /// ([`written_states`]) is finite: the runtime's check for NaN and
+    /// infinities, made where the values are at hand.
     ///
     /// `cols` are the population's columns in binding order; their lengths
     /// are the population size, checked by the caller.
@@ -48,7 +51,21 @@ pub trait StepKernel: Send + Sync {
         start: usize,
         end: usize,
         spikes: &mut Vec<u32>,
-    );
+    ) -> bool;
+}
+
+/// The state variables whose columns a step kernel writes: the ones whose
+/// finiteness [`StepKernel::step`] reports (others, changed only by
+/// synaptic events, are for the caller to check).
+pub fn written_states(ir: &NeuronIr) -> Vec<u32> {
+    let (_, written) = places::used_places(ir);
+    written
+        .iter()
+        .filter_map(|p| match p {
+            Place::State(k) => Some(*k),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Why a backend could not compile a kernel (a bug or an unsupported host,
@@ -66,12 +83,18 @@ impl std::fmt::Display for BackendError {
 pub struct InterpKernel {
     ir: NeuronIr,
     info: Verified,
+    /// The bindings of [`written_states`].
+    written: Vec<usize>,
 }
 
 impl InterpKernel {
     /// Wraps an IR for interpretation.
     pub fn new(ir: NeuronIr, info: Verified) -> InterpKernel {
-        InterpKernel { ir, info }
+        let written = written_states(&ir)
+            .into_iter()
+            .filter_map(|k| info.binding(Place::State(k)))
+            .collect();
+        InterpKernel { ir, info, written }
     }
 }
 
@@ -83,8 +106,13 @@ impl StepKernel for InterpKernel {
         start: usize,
         end: usize,
         spikes: &mut Vec<u32>,
-    ) {
+    ) -> bool {
         Interpreter::new(&self.ir, &self.info).step(ctx, cols, start, end, spikes);
+        self.written.iter().all(|&b| match &cols[b] {
+            ColumnData::F64(v) => v[start..end].iter().all(|x| x.is_finite()),
+            ColumnData::F32(v) => v[start..end].iter().all(|x| x.is_finite()),
+            ColumnData::I32(_) => true,
+        })
     }
 }
 

@@ -87,6 +87,10 @@ struct Net<'c, 'p> {
     /// the row length). Empty with one thread, whose chunk takes every row
     /// whole.
     cuts: Vec<Vec<u32>>,
+    /// Per population, the states its step kernel does not write (changed
+    /// by synaptic events only), which the kernel's finiteness report does
+    /// not cover.
+    unwritten: Vec<Vec<u32>>,
 }
 
 /// The spike counts per step of one Poisson generator's trains.
@@ -436,6 +440,19 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 false => Vec::new(),
             })
             .collect();
+        let unwritten = compiled
+            .populations
+            .iter()
+            .map(|p| match &p.kind {
+                CompiledKind::Neuron { ir, .. } => {
+                    let written = nmlc_compiler::backend::written_states(ir);
+                    (0..ir.states.len() as u32)
+                        .filter(|k| !written.contains(k))
+                        .collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
         let mut sim = Simulation {
             compiled,
             net: Net {
@@ -447,6 +464,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 step_spikes: RwLock::new(vec![Vec::new(); compiled.populations.len()]),
                 trains,
                 cuts,
+                unwritten,
                 projections,
             },
             recorders,
@@ -462,7 +480,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
         let mut chunks = sim.net.lock();
         for p in 0..compiled.populations.len() {
             for k in 0..threads {
-                chunks.chunk(p, k).check_finite(compiled, p);
+                chunks.chunk(p, k).check_finite(compiled, p, None);
             }
         }
         let fault = sim.net.fault(&mut chunks, 0);
@@ -664,11 +682,12 @@ impl Net<'_, '_> {
                 first_neuron: chunk.start as u32,
                 ..context(c, p, n)
             };
-            kernel.step(&ctx, &mut chunk.cols, 0, chunk.len, &mut chunk.spikes);
+            let finite = kernel.step(&ctx, &mut chunk.cols, 0, chunk.len, &mut chunk.spikes);
             for s in chunk.spikes.iter_mut() {
                 *s += chunk.start as u32;
             }
-            chunk.check_finite(c, p);
+            // The kernel checked what it wrote; the rest is checked here.
+            chunk.check_finite(c, p, finite.then_some(&self.unwritten[p][..]));
         }
     }
 
@@ -1193,12 +1212,17 @@ impl Chunk {
     }
 
     /// Records in `fault` the first state of population `p` that is NaN or
-    /// infinite, if any.
-    fn check_finite(&mut self, c: &CompiledNetwork, p: usize) {
+    /// infinite, if any. `only`: the states to look at, where the others
+    /// are known to be finite (the step kernel checked those it wrote);
+    /// `None`: all.
+    fn check_finite(&mut self, c: &CompiledNetwork, p: usize, only: Option<&[u32]>) {
         let CompiledKind::Neuron { ir, verified, .. } = &c.populations[p].kind else {
             return;
         };
         for k in 0..ir.states.len() as u32 {
+            if only.is_some_and(|only| !only.contains(&k)) {
+                continue;
+            }
             let Some(b) = verified.binding(Place::State(k)) else {
                 continue;
             };

@@ -104,6 +104,8 @@ struct Emitter<'m, 'f> {
     neuron: Variable,
     spiked: Variable,
     count: Variable,
+    /// 1 while every state value stored so far is finite, else 0 (`i8`).
+    finite: Variable,
     /// The current neuron's index as `i32` and `f64`, valid in the body.
     index: Value,
     /// Imported functions, by symbol.
@@ -183,6 +185,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         let neuron = b.declare_var(types::I32);
         let spiked = b.declare_var(types::I8);
         let count = b.declare_var(types::I32);
+        let finite = b.declare_var(types::I8);
         let index = b.ins().iconst(types::I32, 0);
         Ok(Emitter {
             module,
@@ -201,6 +204,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
             neuron,
             spiked,
             count,
+            finite,
             index,
             imports: HashMap::new(),
             cache: ExprCache::new(ir),
@@ -215,6 +219,8 @@ impl<'m, 'f> Emitter<'m, 'f> {
         let exit = self.b.create_block();
         let zero = self.b.ins().iconst(types::I32, 0);
         self.b.def_var(self.count, zero);
+        let yes = self.b.ins().iconst(types::I8, 1);
+        self.b.def_var(self.finite, yes);
         self.b.def_var(self.neuron, self.start);
         let any = self
             .b
@@ -238,6 +244,8 @@ impl<'m, 'f> Emitter<'m, 'f> {
 
         self.b.switch_to_block(exit);
         let n = self.b.use_var(self.count);
+        let finite = self.b.use_var(self.finite);
+        let n = super::with_finite_flag(&mut self.b, n, finite);
         self.b.ins().return_(&[n]);
     }
 
@@ -329,6 +337,19 @@ impl<'m, 'f> Emitter<'m, 'f> {
             } else {
                 v
             };
+            if matches!(self.columns[k].place, Place::State(_)) && ty != Type::I32 {
+                // |v| < inf: false for infinities and NaN.
+                let magnitude = self.b.ins().fabs(v);
+                let inf = if ty == Type::F32 {
+                    self.b.ins().f32const(f32::INFINITY)
+                } else {
+                    self.b.ins().f64const(f64::INFINITY)
+                };
+                let ok = self.b.ins().fcmp(FloatCC::LessThan, magnitude, inf);
+                let finite = self.b.use_var(self.finite);
+                let finite = self.b.ins().band(finite, ok);
+                self.b.def_var(self.finite, finite);
+            }
             let offset = self.element_offset(self.index, i64::from(memory_type(ty).bytes()));
             let address = self.b.ins().iadd(base, offset);
             self.b.ins().store(flags, v, address, 0);

@@ -19,7 +19,10 @@
 //!   precision, `i32` for the refractory counter;
 //! - the function advances neurons `start..end`, writes the index of every
 //!   neuron that spiked to `spikes[0..n]` in increasing order and returns `n`
-//!   (so `spikes` needs room for `end - start` entries).
+//!   (so `spikes` needs room for `end - start` entries), with bit 31
+//!   ([`NOT_FINITE`]) set where a value it stored to a state column is NaN
+//!   or infinite (`|x| < inf` is false: the runtime's finiteness check,
+//!   made while the value is in a register).
 //!
 //! The generated code indexes columns only at `start..end` and never
 //! allocates. [`JitKernel::step`] is the safe wrapper: it checks the number,
@@ -112,6 +115,10 @@ pub type KernelFn = extern "C" fn(
     end: u32,
     spikes: *mut u32,
 ) -> u32;
+
+/// Bit 31 of a kernel's return value: a state value it stored was NaN or
+/// infinite.
+pub const NOT_FINITE: u32 = 1 << 31;
 
 /// How many neurons a compiled kernel may advance at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,7 +302,7 @@ impl StepKernel for JitKernel {
         start: usize,
         end: usize,
         spikes: &mut Vec<u32>,
-    ) {
+    ) -> bool {
         assert!(
             start <= end,
             "empty or reversed neuron range {start}..{end}"
@@ -320,11 +327,11 @@ impl StepKernel for JitKernel {
         // `start..end` only, and `spikes` has room for `end - start` more
         // entries, of which it writes at most one per neuron.
         // Whole groups of lanes first, then what is left.
-        let (even, mut written) = match &self.lanes {
+        let (even, first) = match &self.lanes {
             Some(l) if end - start >= l.lanes => {
                 let even = start + (end - start) / l.lanes * l.lanes;
                 // SAFETY: as below, for the neurons `start..even`.
-                let n = unsafe {
+                let r = unsafe {
                     (l.function)(
                         ctx,
                         pointers.as_ptr(),
@@ -333,17 +340,19 @@ impl StepKernel for JitKernel {
                         spikes.as_mut_ptr().add(len),
                     )
                 };
-                (even, n as usize)
+                (even, r)
             }
             _ => (start, 0),
         };
+        let mut written = (first & !NOT_FINITE) as usize;
+        let mut finite = first & NOT_FINITE == 0;
         if even < end {
             // SAFETY: every column has the type the code was compiled for
             // and at least `end` elements (checked above), the code touches
             // elements `even..end` only, and `spikes` has room for `end -
             // start` entries past `len`, of which `written` (at most `even -
             // start`) are used: the kernel writes at most one per neuron.
-            written += unsafe {
+            let r = unsafe {
                 (self.function)(
                     ctx,
                     pointers.as_ptr(),
@@ -351,11 +360,14 @@ impl StepKernel for JitKernel {
                     end32,
                     spikes.as_mut_ptr().add(len + written),
                 )
-            } as usize;
+            };
+            written += (r & !NOT_FINITE) as usize;
+            finite &= r & NOT_FINITE == 0;
         }
         debug_assert!(written <= end - start);
         // SAFETY: the kernels initialised these `written` entries.
         unsafe { spikes.set_len(len + written) };
+        finite
     }
 }
 
@@ -471,6 +483,20 @@ fn build_function(
         Form::Pairs => pairs::lower_pairs(module, &mut ctx.func, &mut fctx, ir, info)?,
     }
     Ok(id)
+}
+
+/// The kernel's return value: the number of spikes `n`, with bit 31 set
+/// where a state value stored was not finite (`finite` is an `i8` 0 or 1).
+fn with_finite_flag(
+    b: &mut cranelift_frontend::FunctionBuilder,
+    n: cranelift_codegen::ir::Value,
+    finite: cranelift_codegen::ir::Value,
+) -> cranelift_codegen::ir::Value {
+    use cranelift_codegen::ir::InstBuilder;
+    let bad = b.ins().bxor_imm_u(finite, 1);
+    let bad = b.ins().uextend(types::I32, bad);
+    let bad = b.ins().ishl_imm_u(bad, 31);
+    b.ins().bor(n, bad)
 }
 
 /// The signature of [`KernelFn`].

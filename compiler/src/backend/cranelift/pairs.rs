@@ -127,6 +127,8 @@ struct Pairs<'m, 'f> {
     mask: Option<Value>,
     /// Lane masks of the neurons that spiked.
     spiked: Variable,
+    /// Lane masks, all ones while every state value stored is finite.
+    finite: Variable,
     neuron: Variable,
     count: Variable,
     /// Index of the pair's first neuron (`i32`), valid in the body.
@@ -201,10 +203,14 @@ impl<'m, 'f> Pairs<'m, 'f> {
             .map(|ty| b.declare_var(lanes_type(*ty)))
             .collect();
         let spiked = b.declare_var(types::I64X2);
+        let finite = b.declare_var(types::I64X2);
         let neuron = b.declare_var(types::I32);
         let count = b.declare_var(types::I32);
         let zero = b.ins().iconst(types::I32, 0);
         b.def_var(count, zero);
+        let ones = b.ins().iconst(types::I64, -1);
+        let ones = b.ins().splat(types::I64X2, ones);
+        b.def_var(finite, ones);
         b.def_var(neuron, start);
         let index = start;
         Ok(Pairs {
@@ -225,6 +231,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
             locals,
             mask: None,
             spiked,
+            finite,
             neuron,
             count,
             index,
@@ -257,6 +264,9 @@ impl<'m, 'f> Pairs<'m, 'f> {
 
         self.b.switch_to_block(exit);
         let n = self.b.use_var(self.count);
+        let finite = self.b.use_var(self.finite);
+        let finite = self.b.ins().vall_true(finite);
+        let n = super::with_finite_flag(&mut self.b, n, finite);
         self.b.ins().return_(&[n]);
     }
 
@@ -313,6 +323,16 @@ impl<'m, 'f> Pairs<'m, 'f> {
                 continue;
             }
             let v = self.b.use_var(var);
+            if ty != Type::I32 && matches!(self.columns[k].place, Place::State(_)) {
+                // |v| < inf, false for infinities and NaN (an `f32`
+                // column's value is already rounded to single precision).
+                let magnitude = self.b.ins().fabs(v);
+                let inf = self.real_splat(f64::INFINITY);
+                let ok = self.b.ins().fcmp(FloatCC::LessThan, magnitude, inf);
+                let finite = self.b.use_var(self.finite);
+                let finite = self.b.ins().band(finite, ok);
+                self.b.def_var(self.finite, finite);
+            }
             if ty == Type::I32 {
                 // The low halves of both lanes, side by side: one 8-byte
                 // store.

@@ -494,6 +494,9 @@ impl<'m> Kernel<'m> {
         let count = c.val("alloca i32");
         c.line(&format!("store i32 0, i32* {count}"));
         let spiked = c.val(&format!("alloca {b}"));
+        let finite = c.val(&format!("alloca {b}"));
+        let all = c.truth(true);
+        c.line(&format!("store {b} {all}, {b}* {finite}"));
         let neuron = c.val("alloca i32");
         c.line(&format!("store i32 %start, i32* {neuron}"));
         let any = c.val("icmp ult i32 %start, %end");
@@ -549,9 +552,19 @@ impl<'m> Kernel<'m> {
                 continue;
             }
             let elem = element(*ty);
+            let state = matches!(self.columns[k].place, Place::State(_));
             let c = &mut self.code;
             let lt = lanes_type(c, *ty);
             let v = c.val(&format!("load {lt}, {lt}* {var}"));
+            if state && *ty != Type::I32 {
+                // |v| < inf, false for infinities and NaN (an `f32`
+                // column's value is already rounded to single precision).
+                let magnitude = c.intrinsic("fabs", &v);
+                let ok = c.fcmp("olt", &magnitude, &c.real(f64::INFINITY));
+                let so_far = c.val(&format!("load {b}, {b}* {finite}"));
+                let both = c.val(&format!("and {b} {so_far}, {ok}"));
+                c.line(&format!("store {b} {both}, {b}* {finite}"));
+            }
             let ev = c.vt(elem);
             let v = if *ty == Type::F32 {
                 c.val(&format!("fptrunc {d} {v} to {ev}"))
@@ -605,6 +618,13 @@ impl<'m> Kernel<'m> {
         c.line(&format!("br i1 {more}, label %body, label %exit"));
         c.start("exit");
         let n = c.val(&format!("load i32, i32* {count}"));
+        // Bit 31: a state value stored was not finite.
+        let flags = c.val(&format!("load {b}, {b}* {finite}"));
+        let bits = c.bits(&flags);
+        let bad = c.val(&format!("icmp ne i{lanes} {bits}, -1"));
+        let bad = c.val(&format!("zext i1 {bad} to i32"));
+        let bad = c.val(&format!("shl i32 {bad}, 31"));
+        let n = c.val(&format!("or i32 {n}, {bad}"));
         c.line(&format!("ret i32 {n}"));
     }
 }
