@@ -131,6 +131,10 @@ pub enum Vectorise {
     /// ([`crate::backend::llvm`], with the `llvm` feature) where the host
     /// has vectors of four or more `f64`s, else two.
     Widest,
+    /// LLVM's kernel for exactly this many neurons (a power of two from 2
+    /// to 16), whatever the host: for tests.
+    #[cfg(feature = "llvm")]
+    Llvm(usize),
 }
 
 /// A kernel that advances several neurons per iteration.
@@ -178,6 +182,9 @@ impl JitKernel {
         #[cfg(feature = "llvm")]
         let wide = match vectorise {
             Vectorise::Widest => crate::backend::llvm::WideKernel::compile(ir, info)?,
+            Vectorise::Llvm(lanes) => {
+                crate::backend::llvm::WideKernel::compile_lanes(ir, info, lanes)?
+            }
             _ => None,
         };
         #[cfg(not(feature = "llvm"))]

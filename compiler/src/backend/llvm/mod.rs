@@ -62,6 +62,27 @@ impl WideKernel {
         Self::compile_for(ir, info, lanes, &cpu, &features).map(Some)
     }
 
+    /// Compiles the kernel for exactly `lanes` neurons at a time (any
+    /// power of two from 2 to 16: LLVM splits vectors wider than the
+    /// host's registers), or `None` where the kernel has a `While`. For
+    /// tests of lane counts the host would not choose.
+    pub fn compile_lanes(
+        ir: &NeuronIr,
+        info: &Verified,
+        lanes: usize,
+    ) -> Result<Option<WideKernel>, BackendError> {
+        if !(2..=16).contains(&lanes) || !lanes.is_power_of_two() {
+            return Err(BackendError(format!(
+                "{lanes} lanes: not a power of two from 2 to 16"
+            )));
+        }
+        if !lanes_supported(ir) {
+            return Ok(None);
+        }
+        let (cpu, features) = host();
+        Self::compile_for(ir, info, lanes, &cpu, &features).map(Some)
+    }
+
     /// The host assembly LLVM makes of the wide kernel (after the same
     /// optimisation as [`WideKernel::compile`]), for inspection; `None`
     /// where [`WideKernel::compile`] would make no kernel.
