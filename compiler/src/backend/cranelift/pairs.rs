@@ -33,6 +33,7 @@ use super::math::{self, Lowering};
 use super::vmath;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::lanes;
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
     BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
@@ -254,7 +255,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
         self.load_pair();
         self.cache.clear();
         self.mask = None;
-        self.block(&ir.step);
+        lanes::block(self, &ir.step);
         self.store_pair();
         self.record_spikes();
         let next = self.b.ins().iadd_imm_s(self.index, 2);
@@ -417,55 +418,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
     }
 
     // ----- statements -------------------------------------------------
-
-    fn block(&mut self, block: &Block) {
-        for s in &block.0 {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt) {
-        match s {
-            Stmt::Store(place, h) => {
-                let v = self.expr(*h);
-                self.store(*place, v);
-            }
-            Stmt::If(c, then, otherwise) => {
-                let c = self.expr(*c);
-                let c = self.bool_of(c);
-                let outer = self.mask;
-                let yes = match outer {
-                    Some(m) => self.b.ins().band(m, c),
-                    None => c,
-                };
-                let no = match outer {
-                    Some(m) => self.b.ins().band_not(m, c),
-                    None => self.b.ins().bnot(c),
-                };
-                if !then.0.is_empty() {
-                    self.mask = Some(yes);
-                    self.block(then);
-                }
-                if !otherwise.0.is_empty() {
-                    self.mask = Some(no);
-                    self.block(otherwise);
-                }
-                self.mask = outer;
-            }
-            Stmt::Spike => {
-                let lanes = match self.mask {
-                    Some(m) => m,
-                    None => self.int_splat(-1),
-                };
-                let old = self.b.use_var(self.spiked);
-                let new = self.b.ins().bor(old, lanes);
-                self.b.def_var(self.spiked, new);
-            }
-            // Not in supported kernels (`While`), or not in verified step
-            // kernels.
-            Stmt::While { .. } | Stmt::Integrate | Stmt::Propagator { .. } => {}
-        }
-    }
 
     fn store(&mut self, place: Place, v: Val) {
         let (var, ty) = match place {
@@ -905,5 +857,48 @@ fn lanes_type(ty: Type) -> types::Type {
     match ty {
         Type::F64 | Type::F32 => types::F64X2,
         Type::I32 | Type::Bool => types::I64X2,
+    }
+}
+
+impl lanes::MaskedLanes for Pairs<'_, '_> {
+    type Val = Val;
+    type Mask = Value;
+
+    fn expr(&mut self, h: Handle<Expr>) -> Val {
+        Pairs::expr(self, h)
+    }
+
+    fn truth(&mut self, v: Val) -> Value {
+        self.bool_of(v)
+    }
+
+    fn and(&mut self, a: &Value, b: &Value) -> Value {
+        self.b.ins().band(*a, *b)
+    }
+
+    fn and_not(&mut self, a: &Value, b: &Value) -> Value {
+        self.b.ins().band_not(*a, *b)
+    }
+
+    fn not(&mut self, a: &Value) -> Value {
+        self.b.ins().bnot(*a)
+    }
+
+    fn store(&mut self, place: Place, v: Val) {
+        Pairs::store(self, place, v);
+    }
+
+    fn spike(&mut self) {
+        let lanes = match self.mask {
+            Some(m) => m,
+            None => self.int_splat(-1),
+        };
+        let old = self.b.use_var(self.spiked);
+        let new = self.b.ins().bor(old, lanes);
+        self.b.def_var(self.spiked, new);
+    }
+
+    fn mask(&mut self) -> &mut Option<Value> {
+        &mut self.mask
     }
 }

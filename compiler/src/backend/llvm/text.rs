@@ -26,11 +26,11 @@
 use crate::abi::StepContext;
 use crate::backend::BackendError;
 use crate::backend::cranelift::math::{self, Lowering};
+use crate::backend::lanes;
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::exprel as reference;
 use crate::ir::{
-    BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
-    UnaryOp, Verified,
+    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, UnaryOp, Verified,
 };
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -537,7 +537,7 @@ impl<'m> Kernel<'m> {
         self.cache.clear();
         self.mask = None;
         let ir = self.ir;
-        self.block(&ir.step);
+        lanes::block(self, &ir.step);
 
         // Store the written columns.
         for k in 0..self.columns.len() {
@@ -631,59 +631,6 @@ impl<'m> Kernel<'m> {
 
 impl Kernel<'_> {
     // ----- statements -------------------------------------------------
-
-    fn block(&mut self, block: &Block) {
-        for s in &block.0 {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt) {
-        match s {
-            Stmt::Store(place, h) => {
-                let v = self.expr(*h);
-                self.store(*place, v);
-            }
-            Stmt::If(c, then, otherwise) => {
-                let c = self.expr(*c);
-                let c = self.bool_of(c);
-                let outer = self.mask.clone();
-                let b = self.code.b();
-                let all = self.code.truth(true);
-                let not_c = self.code.val(&format!("xor {b} {c}, {all}"));
-                let (yes, no) = match &outer {
-                    Some(m) => (
-                        self.code.val(&format!("and {b} {m}, {c}")),
-                        self.code.val(&format!("and {b} {m}, {not_c}")),
-                    ),
-                    None => (c, not_c),
-                };
-                if !then.0.is_empty() {
-                    self.mask = Some(yes);
-                    self.block(then);
-                }
-                if !otherwise.0.is_empty() {
-                    self.mask = Some(no);
-                    self.block(otherwise);
-                }
-                self.mask = outer;
-            }
-            Stmt::Spike => {
-                let b = self.code.b();
-                let lanes = match &self.mask {
-                    Some(m) => m.clone(),
-                    None => self.code.truth(true),
-                };
-                let spiked = self.spiked.clone();
-                let old = self.code.val(&format!("load {b}, {b}* {spiked}"));
-                let new = self.code.val(&format!("or {b} {old}, {lanes}"));
-                self.code.line(&format!("store {b} {new}, {b}* {spiked}"));
-            }
-            // Not in supported kernels (`While`), or not in verified step
-            // kernels.
-            Stmt::While { .. } | Stmt::Integrate | Stmt::Propagator { .. } => {}
-        }
-    }
 
     fn store(&mut self, place: Place, v: Val) {
         let (var, ty) = match place {
@@ -1103,5 +1050,53 @@ fn float_cc(op: BinaryOp) -> Option<&'static str> {
         BinaryOp::Eq => Some("oeq"),
         BinaryOp::Ne => Some("une"),
         _ => None,
+    }
+}
+
+impl lanes::MaskedLanes for Kernel<'_> {
+    type Val = Val;
+    type Mask = String;
+
+    fn expr(&mut self, h: Handle<Expr>) -> Val {
+        Kernel::expr(self, h)
+    }
+
+    fn truth(&mut self, v: Val) -> String {
+        self.bool_of(v)
+    }
+
+    fn and(&mut self, a: &String, b: &String) -> String {
+        let t = self.code.b();
+        self.code.val(&format!("and {t} {a}, {b}"))
+    }
+
+    fn and_not(&mut self, a: &String, b: &String) -> String {
+        let not_b = self.not(b);
+        self.and(a, &not_b)
+    }
+
+    fn not(&mut self, a: &String) -> String {
+        let (t, all) = (self.code.b(), self.code.truth(true));
+        self.code.val(&format!("xor {t} {a}, {all}"))
+    }
+
+    fn store(&mut self, place: Place, v: Val) {
+        Kernel::store(self, place, v);
+    }
+
+    fn spike(&mut self) {
+        let b = self.code.b();
+        let lanes = match &self.mask {
+            Some(m) => m.clone(),
+            None => self.code.truth(true),
+        };
+        let spiked = self.spiked.clone();
+        let old = self.code.val(&format!("load {b}, {b}* {spiked}"));
+        let new = self.code.val(&format!("or {b} {old}, {lanes}"));
+        self.code.line(&format!("store {b} {new}, {b}* {spiked}"));
+    }
+
+    fn mask(&mut self) -> &mut Option<String> {
+        &mut self.mask
     }
 }
