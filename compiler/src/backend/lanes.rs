@@ -8,7 +8,29 @@
 //! Expressions have no side effects, so evaluating one for lanes that do
 //! not use it changes nothing.
 
-use crate::ir::{Block, Expr, Handle, Place, Stmt};
+use crate::ir::{Block, Expr, Handle, NeuronIr, Place, Stmt, Type};
+
+/// Whether the step kernel of `ir` can be lowered for several neurons at
+/// once: no `While` (its iteration count differs between lanes), and
+/// column and local types the lanes represent.
+pub(crate) fn supported(ir: &NeuronIr) -> bool {
+    fn no_while(block: &Block) -> bool {
+        block.0.iter().all(|s| match s {
+            Stmt::While { .. } => false,
+            Stmt::If(_, a, b) => no_while(a) && no_while(b),
+            _ => true,
+        })
+    }
+    no_while(&ir.step)
+        && ir
+            .columns()
+            .iter()
+            .all(|c| matches!(c.ty, Type::F64 | Type::F32 | Type::I32))
+        && ir
+            .local_types
+            .iter()
+            .all(|t| matches!(t, Type::F64 | Type::F32 | Type::I32 | Type::Bool))
+}
 
 /// A code generator for several neurons at once, as [`block`] drives it.
 pub(crate) trait MaskedLanes {

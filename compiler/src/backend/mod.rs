@@ -10,6 +10,7 @@ pub mod cranelift;
 pub(crate) mod lanes;
 #[cfg(feature = "llvm")]
 pub mod llvm;
+pub(crate) mod math;
 pub(crate) mod places;
 
 use crate::abi::{ColumnData, StepContext};

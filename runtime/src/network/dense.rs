@@ -93,12 +93,7 @@ fn open(v: f64, left: i32) -> f64 {
 /// [`take`] or [`take_open`] for the entries of a slot listed in `listed`
 /// (every entry that may be nonzero; repeats allowed), the same result as
 /// the dense pass at the cost of the events instead of the neurons.
-pub(super) fn take_listed(
-    column: &mut [f64],
-    values: &mut [f64],
-    listed: &[u32],
-    counter: Option<&[i32]>,
-) {
+fn take_listed(column: &mut [f64], values: &mut [f64], listed: &[u32], counter: Option<&[i32]>) {
     for &i in listed {
         let i = i as usize;
         let v = match counter {
@@ -162,13 +157,21 @@ fn all_finite_body<T: Real>(v: &[T]) -> bool {
 /// scales each value (a spike input), `counter` zeroes it where the
 /// neuron is refractory; with `clear` the slot is emptied as it is read.
 /// The sum is formed in `f64` and rounded once for an `f32` column.
+/// `listed`: every entry that may be nonzero, where they are few; a
+/// cleared slot of an `f64` column is then taken entry by entry
+/// ([`take_listed`], the same result as the dense pass).
 pub(super) fn add_slot(
     column: &mut ColumnData,
     values: &mut [f64],
     factor: Option<&[f64]>,
     counter: Option<&[i32]>,
+    listed: Option<&[u32]>,
     clear: bool,
 ) {
+    if let (ColumnData::F64(c), None, Some(listed), true) = (&mut *column, factor, listed, clear) {
+        take_listed(c, values, listed, counter);
+        return;
+    }
     match (column, factor, counter) {
         (ColumnData::F64(c), None, None) if clear => take(c, values),
         (ColumnData::F64(c), None, Some(counter)) if clear => take_open(c, values, counter),
@@ -281,7 +284,7 @@ mod tests {
     fn a_refractory_neuron_takes_nothing_but_a_nan() {
         let mut col = ColumnData::F64(vec![1.0, 2.0, 3.0]);
         let mut slot = vec![10.0, 10.0, f64::NAN];
-        add_slot(&mut col, &mut slot, None, Some(&[0, 5, 5]), true);
+        add_slot(&mut col, &mut slot, None, Some(&[0, 5, 5]), None, true);
         let ColumnData::F64(c) = &col else {
             unreachable!()
         };

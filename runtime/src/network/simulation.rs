@@ -202,13 +202,14 @@ struct Inbox {
     delivery: Delivery,
     /// The inputs per target neuron and future step.
     buffer: RingBuffer<f64>,
-    /// Per slot, the entries deliveries have touched while they are few.
+    /// Per slot, the entries deliveries have touched while they are few;
+    /// empty where the slots are always taken whole.
     marks: Vec<Marks>,
 }
 
 /// The entries of one ring-buffer slot that deliveries have touched, while
 /// they are few (at most one in eight neurons): the slot is then taken
-/// entry by entry ([`dense::take_listed`]) instead of by a pass over every
+/// entry by entry ([`dense::add_slot`] with a list) instead of by a pass over every
 /// neuron, which in a sparse network (CUBA: about 200 events a step for
 /// 4000 neurons) costs more than all its events. Both give the same
 /// result bit for bit, so which one runs does not depend on anything but
@@ -216,7 +217,7 @@ struct Inbox {
 #[derive(Clone, Default)]
 struct Marks {
     touched: Vec<u32>,
-    /// Too many entries, or not tracked: take the whole slot.
+    /// Too many entries: take the whole slot.
     full: bool,
 }
 
@@ -1058,9 +1059,13 @@ fn deliver_row(
         };
         match (counts, &proj.delays) {
             (None, None) => {
-                let len = inbox.buffer.targets();
-                let index = inbox.buffer.slot_index(proj.delay_steps as usize);
-                inbox.marks[index].note(len, targets.iter().map(|&j| at(j) as u32));
+                let (len, index) = (
+                    inbox.buffer.targets(),
+                    inbox.buffer.slot_index(proj.delay_steps as usize),
+                );
+                if let Some(marks) = inbox.marks.get_mut(index) {
+                    marks.note(len, targets.iter().map(|&j| at(j) as u32));
+                }
                 let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
                 match &effect.weights {
                     Weights::Constant(w) => {
@@ -1076,10 +1081,6 @@ fn deliver_row(
                 }
             }
             (None, Some(delays)) => {
-                // Slots of every delay: not tracked.
-                for marks in &mut inbox.marks {
-                    marks.full = true;
-                }
                 for (s, &j) in targets.iter().enumerate() {
                     let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
                     slot[at(j)] += weight(s);
@@ -1087,9 +1088,13 @@ fn deliver_row(
             }
             // Adding 0 for a count of 0 costs less than a branch.
             (Some(counts), None) => {
-                let len = inbox.buffer.targets();
-                let index = inbox.buffer.slot_index(proj.delay_steps as usize);
-                inbox.marks[index].note(len, targets.iter().map(|&j| at(j) as u32));
+                let (len, index) = (
+                    inbox.buffer.targets(),
+                    inbox.buffer.slot_index(proj.delay_steps as usize),
+                );
+                if let Some(marks) = inbox.marks.get_mut(index) {
+                    marks.note(len, targets.iter().map(|&j| at(j) as u32));
+                }
                 let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
                 match &effect.weights {
                     Weights::Constant(w) => {
@@ -1105,9 +1110,6 @@ fn deliver_row(
                 }
             }
             (Some(counts), Some(delays)) => {
-                for marks in &mut inbox.marks {
-                    marks.full = true;
-                }
                 for (s, (&j, &c)) in targets.iter().zip(counts).enumerate() {
                     let slot = inbox.buffer.slot_mut(usize::from(delays[first + s]));
                     slot[at(j)] += f64::from(c) * weight(s);
@@ -1172,17 +1174,15 @@ impl Chunk {
             ..
         } in self.inbox.iter_mut()
         {
-            let marks = &mut marks[buffer.step_index(n)];
+            let marks = marks.get_mut(buffer.step_index(n));
+            let listed = marks.as_ref().filter(|m| !m.full).map(|m| &m.touched[..]);
             let values = buffer.current_slot_mut(n);
             // Each slot is emptied as it is read: it is reused for the step
             // `slots` ahead.
             match delivery {
-                Delivery::Column(c, None) => match &mut self.cols[*c] {
-                    ColumnData::F64(column) if !marks.full => {
-                        dense::take_listed(column, values, &marks.touched, None);
-                    }
-                    column => dense::add_slot(column, values, None, None, true),
-                },
+                Delivery::Column(c, None) => {
+                    dense::add_slot(&mut self.cols[*c], values, None, None, listed, true);
+                }
                 Delivery::Column(c, Some(r)) => {
                     // Zero where refractory, without a branch.
                     let (column, counter) = column_and(&mut self.cols, *c, *r);
@@ -1190,24 +1190,21 @@ impl Chunk {
                         ColumnData::I32(k) => Some(&k[..]),
                         _ => None,
                     };
-                    match column {
-                        ColumnData::F64(column) if !marks.full => {
-                            dense::take_listed(column, values, &marks.touched, counter);
-                        }
-                        column => dense::add_slot(column, values, None, counter, true),
-                    }
+                    dense::add_slot(column, values, None, counter, listed, true);
                 }
                 Delivery::SpikeInput(targets) => {
                     for (k, (c, factor)) in targets.iter().enumerate() {
                         let last = k + 1 == targets.len();
-                        dense::add_slot(&mut self.cols[*c], values, Some(factor), None, last);
+                        dense::add_slot(&mut self.cols[*c], values, Some(factor), None, None, last);
                     }
                     if targets.is_empty() {
                         values.fill(0.0);
                     }
                 }
             }
-            marks.reset();
+            if let Some(marks) = marks {
+                marks.reset();
+            }
         }
     }
 
@@ -1306,18 +1303,25 @@ fn inboxes(
     projections: &[CompiledProjection],
     columns: &mut [Vec<ColumnData>],
 ) -> Result<Vec<Vec<Inbox>>, RunError> {
-    let mut longest: Vec<((usize, EffectTarget), u32)> = Vec::new();
+    // Per inbox: the longest delay, and whether a projection into it has
+    // per-synapse delays (its events land in many slots at once: the
+    // slots' entries are then not listed, see `Marks`).
+    let mut longest: Vec<((usize, EffectTarget), u32, bool)> = Vec::new();
     for p in projections {
         for e in &p.effects {
             let key = (p.target, e.target);
-            match longest.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, d)) => *d = (*d).max(p.delay_steps),
-                None => longest.push((key, p.delay_steps)),
+            let spread = p.delays.is_some();
+            match longest.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, d, any)) => {
+                    *d = (*d).max(p.delay_steps);
+                    *any |= spread;
+                }
+                None => longest.push((key, p.delay_steps, spread)),
             }
         }
     }
     let mut out: Vec<Vec<Inbox>> = (0..c.populations.len()).map(|_| Vec::new()).collect();
-    for ((pop, target), delay) in longest {
+    for ((pop, target), delay, spread) in longest {
         let CompiledKind::Neuron {
             ir,
             verified,
@@ -1359,11 +1363,16 @@ fn inboxes(
                 Delivery::SpikeInput(targets)
             }
         };
+        // Listing pays where a slot goes into one double-precision state.
+        let listed = !spread
+            && matches!(delivery, Delivery::Column(k, _)
+                if matches!(columns[pop][k], ColumnData::F64(_)));
+        let marks = if listed { delay as usize + 1 } else { 0 };
         out[pop].push(Inbox {
             target,
             delivery,
             buffer: RingBuffer::new(delay as usize, size),
-            marks: vec![Marks::default(); delay as usize + 1],
+            marks: vec![Marks::default(); marks],
         });
     }
     Ok(out)

@@ -5,9 +5,9 @@
 //! and expressions (`Emitter::expr`), with the expression cache described
 //! there.
 
-use super::math::{self, Lowering};
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::math::{self, Lowering};
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
     BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,

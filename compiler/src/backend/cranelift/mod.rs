@@ -73,7 +73,7 @@
 //!   body, so a neuron is recorded once however many `Spike`s run.
 //! - **`Select`** evaluates both arms (expressions have no side effects) and
 //!   emits `select`.
-//! - **Math functions** ([`math`]): `sqrt`, `abs`, `floor`, `ceil` are native
+//! - **Math functions** ([`crate::backend::math`]): `sqrt`, `abs`, `floor`, `ceil` are native
 //!   instructions (IEEE-exact, as in Rust); `min`/`max`/`clip` are compares
 //!   and selects that ignore a NaN operand like `f64::min`; `round` is
 //!   `trunc` plus a half-away-from-zero correction; `sign`, `heaviside`
@@ -88,16 +88,13 @@
 //! - **`Random`** calls [`crate::abi::nmlc_random`] with
 //!   `(seed, population, neuron, step, draw, normal)`.
 
-pub(crate) mod lower;
-pub(crate) mod math;
+mod lower;
 mod pairs;
 mod vmath;
 
-#[cfg(feature = "llvm")]
-pub(crate) use pairs::supported as lanes_supported;
-
 use crate::abi::{ColumnData, StepContext};
 use crate::backend::{BackendError, StepKernel};
+use crate::backend::{lanes, math};
 use crate::ir::{NeuronIr, Type, Verified};
 use cranelift_codegen::ir::{AbiParam, UserFuncName, types};
 use cranelift_codegen::settings::Configurable;
@@ -172,7 +169,7 @@ impl JitKernel {
 
     /// Compiles the step kernel, with a version for several neurons at a
     /// time as `vectorise` asks and the kernel allows
-    /// ([`pairs::supported`]; where a backend cannot compile it for the
+    /// ([`lanes::supported`]; where a backend cannot compile it for the
     /// host, the scalar kernel does every neuron).
     pub fn compile_with(
         ir: &NeuronIr,
@@ -191,7 +188,7 @@ impl JitKernel {
         let wide: Option<()> = None;
         let mut module = new_module()?;
         let function_id = emit(&mut module, ir, info, Form::Scalar)?;
-        let pairs_id = if vectorise != Vectorise::Scalar && wide.is_none() && pairs::supported(ir) {
+        let pairs_id = if vectorise != Vectorise::Scalar && wide.is_none() && lanes::supported(ir) {
             emit(&mut module, ir, info, Form::Pairs).ok()
         } else {
             None
@@ -264,7 +261,7 @@ impl JitKernel {
             text.push_str(&wide);
             return Ok(text);
         }
-        if pairs::supported(ir) {
+        if lanes::supported(ir) {
             let mut ctx = module.make_context();
             build_function(&mut module, &mut ctx, ir, info, Form::Pairs)?;
             if let Ok(pairs) = compiled_text(&module, &mut ctx) {

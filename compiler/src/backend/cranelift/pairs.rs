@@ -23,21 +23,21 @@
 //! In `f32` models every value the interpreter rounds is rounded to single
 //! precision and back, as in the scalar kernel.
 //!
-//! Only kernels without `While` are lowered this way ([`supported`]).
+//! Only kernels without `While` are lowered this way
+//! ([`crate::backend::lanes::supported`]).
 //! Where Cranelift cannot compile the function for the host, the scalar
 //! kernel does all neurons. (Vector `floor`, `ceil` and `trunc` become
 //! SSE4.1 instructions, or libm calls lane by lane on an older CPU, as
 //! the scalar kernel's do.)
 
-use super::math::{self, Lowering};
 use super::vmath;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
 use crate::backend::lanes;
+use crate::backend::math::{self, Lowering};
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
-    BinaryOp, Block, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Stmt, Type,
-    UnaryOp, Verified,
+    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, UnaryOp, Verified,
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -57,26 +57,6 @@ enum Val {
     Int(Value),
     /// `i64x2` lane mask.
     Bool(Value),
-}
-
-/// Whether the step kernel of `ir` can be lowered for two neurons.
-pub(crate) fn supported(ir: &NeuronIr) -> bool {
-    fn no_while(block: &Block) -> bool {
-        block.0.iter().all(|s| match s {
-            Stmt::While { .. } => false,
-            Stmt::If(_, a, b) => no_while(a) && no_while(b),
-            _ => true,
-        })
-    }
-    no_while(&ir.step)
-        && ir
-            .columns()
-            .iter()
-            .all(|c| matches!(c.ty, Type::F64 | Type::F32 | Type::I32))
-        && ir
-            .local_types
-            .iter()
-            .all(|t| matches!(t, Type::F64 | Type::F32 | Type::I32 | Type::Bool))
 }
 
 /// Builds the two-neuron step function of `ir` into `func`.

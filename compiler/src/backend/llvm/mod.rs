@@ -21,8 +21,9 @@
 mod text;
 
 use crate::backend::BackendError;
-use crate::backend::cranelift::math;
-use crate::backend::cranelift::{KernelFn, lanes_supported};
+use crate::backend::cranelift::KernelFn;
+use crate::backend::lanes;
+use crate::backend::math;
 use crate::ir::{NeuronIr, Verified};
 use inkwell::OptimizationLevel;
 use inkwell::context::Context;
@@ -54,11 +55,10 @@ impl WideKernel {
     /// no vectors wider than two `f64`s (the Cranelift two-neuron kernel
     /// serves it as well).
     pub fn compile(ir: &NeuronIr, info: &Verified) -> Result<Option<WideKernel>, BackendError> {
-        let (cpu, features) = host();
-        let lanes = host_lanes(&features);
-        if lanes <= 2 || !lanes_supported(ir) {
+        let Some(lanes) = host_lanes(ir) else {
             return Ok(None);
-        }
+        };
+        let (cpu, features) = host();
         Self::compile_for(ir, info, lanes, &cpu, &features).map(Some)
     }
 
@@ -76,7 +76,7 @@ impl WideKernel {
                 "{lanes} lanes: not a power of two from 2 to 16"
             )));
         }
-        if !lanes_supported(ir) {
+        if !lanes::supported(ir) {
             return Ok(None);
         }
         let (cpu, features) = host();
@@ -87,11 +87,10 @@ impl WideKernel {
     /// optimisation as [`WideKernel::compile`]), for inspection; `None`
     /// where [`WideKernel::compile`] would make no kernel.
     pub fn assembly(ir: &NeuronIr, info: &Verified) -> Result<Option<String>, BackendError> {
-        let (cpu, features) = host();
-        let lanes = host_lanes(&features);
-        if lanes <= 2 || !lanes_supported(ir) {
+        let Some(lanes) = host_lanes(ir) else {
             return Ok(None);
-        }
+        };
+        let (cpu, features) = host();
         let (source, _) = text::module(ir, info, lanes as u32, &cpu, &features)?;
         let _serial = initialise()?;
         let context = Context::create();
@@ -227,24 +226,32 @@ fn optimise(module: &Module, cpu: &str, features: &str) -> Result<TargetMachine,
     Ok(machine)
 }
 
-/// The host CPU's name and features, as LLVM names them.
+/// The host CPU's name and features, as LLVM names them (asked once).
 fn host() -> (String, String) {
-    (
-        TargetMachine::get_host_cpu_name().to_string(),
-        TargetMachine::get_host_cpu_features().to_string(),
-    )
+    static HOST: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        (
+            TargetMachine::get_host_cpu_name().to_string(),
+            TargetMachine::get_host_cpu_features().to_string(),
+        )
+    })
+    .clone()
 }
 
-/// Neurons per iteration for a host: a full vector register of `f64`s.
-fn host_lanes(features: &str) -> usize {
+/// Neurons per iteration on this host, a full vector register of `f64`s:
+/// `None` where the kernel cannot run several neurons at once or the host's
+/// vectors hold no more than two (Cranelift's two-neuron kernel serves).
+fn host_lanes(ir: &NeuronIr) -> Option<usize> {
+    let (_, features) = host();
     let has = |f: &str| features.split(',').any(|x| x == format!("+{f}"));
-    if has("avx512f") {
+    let lanes = if has("avx512f") {
         8
     } else if has("avx") {
         4
     } else {
-        2
-    }
+        return None;
+    };
+    lanes::supported(ir).then_some(lanes)
 }
 
 /// The LLVM objects behind a kernel, dropped in dependency order.

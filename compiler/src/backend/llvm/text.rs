@@ -25,14 +25,14 @@
 
 use crate::abi::StepContext;
 use crate::backend::BackendError;
-use crate::backend::cranelift::math::{self, Lowering};
 use crate::backend::lanes;
+use crate::backend::math::{self, Lowering};
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::exprel as reference;
 use crate::ir::{
     BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, UnaryOp, Verified,
 };
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The kernel's symbol in the module.
@@ -308,12 +308,8 @@ pub(super) fn module(
         text.push_str(&exprel_function(lanes));
     }
     text.push_str(&intrinsic_declarations(lanes));
-    for symbol in &k.calls {
-        let params = if *symbol == math::POW || *symbol == "atan2" {
-            "double, double"
-        } else {
-            "double"
-        };
+    for (symbol, arity) in &k.calls {
+        let params = vec!["double"; *arity].join(", ");
         let _ = writeln!(text, "declare double @{MATH_PREFIX}{symbol}({params}) #2");
     }
     if k.uses_random {
@@ -331,7 +327,7 @@ pub(super) fn module(
     let _ = writeln!(text, "attributes #1 = {{ nounwind alwaysinline {target} }}");
     let _ = writeln!(text, "attributes #2 = {{ nounwind }}");
     let _ = writeln!(text, "!0 = !{{!\"branch_weights\", i32 1, i32 4000}}");
-    Ok((text, k.calls.into_iter().collect()))
+    Ok((text, k.calls.into_keys().collect()))
 }
 
 /// The step context's fields, loaded once (`t` and `dt` splatted).
@@ -394,7 +390,8 @@ struct Kernel<'m> {
     cache: ExprCache<Val>,
     /// The index of the first neuron of the lanes (`i32`), in the body.
     index: String,
-    calls: BTreeSet<&'static str>,
+    /// The libm symbols called, with their number of arguments.
+    calls: BTreeMap<&'static str, usize>,
     uses_exprel: bool,
     uses_random: bool,
 }
@@ -479,7 +476,7 @@ impl<'m> Kernel<'m> {
             mask: None,
             cache: ExprCache::new(ir),
             index: String::new(),
-            calls: BTreeSet::new(),
+            calls: BTreeMap::new(),
             uses_exprel: false,
             uses_random: false,
         })
@@ -960,7 +957,7 @@ impl Kernel<'_> {
 
     /// A libm function called for each lane.
     fn call_lanes(&mut self, symbol: &'static str, args: &[String]) -> String {
-        self.calls.insert(symbol);
+        self.calls.insert(symbol, args.len());
         let c = &mut self.code;
         let d = c.d();
         let mut acc = "undef".to_string();

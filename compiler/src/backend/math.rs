@@ -1,13 +1,13 @@
-//! Math functions: which are native instructions, which are calls, and the
-//! symbols the calls resolve to.
+//! Math functions in native kernels (Cranelift's and LLVM's): which are
+//! native instructions, which are calls, and the symbols the calls resolve
+//! to.
 //!
 //! The calls go to `extern "C"` wrappers of the `f64` methods that
 //! [`crate::ir::interp::math`] uses, so the JIT and the interpreter compute
 //! every transcendental function with the same library code (in an optimised
 //! build each wrapper is a jump to the libm function of the same name).
 //! `exprel` is nmlc's own function ([`crate::ir::exprel`]): the scalar
-//! kernel calls it, the two-neuron kernel has it inline
-//! ([`super::vmath`]).
+//! kernel calls it, the several-neuron kernels have it inline.
 
 use crate::ir::MathFn;
 
@@ -23,7 +23,7 @@ pub(crate) enum Lowering {
         /// Number of arguments.
         arity: usize,
     },
-    /// Native instructions (see `lower::Emitter::math`).
+    /// Native instructions (each generator's `math`).
     Inline,
 }
 
