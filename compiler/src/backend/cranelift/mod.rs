@@ -178,7 +178,11 @@ impl JitKernel {
     ) -> Result<JitKernel, BackendError> {
         #[cfg(feature = "llvm")]
         let wide = match vectorise {
-            Vectorise::Widest => crate::backend::llvm::WideKernel::compile(ir, info)?,
+            // As for the two-neuron kernel: where LLVM cannot compile it,
+            // the Cranelift kernels do every neuron.
+            Vectorise::Widest => crate::backend::llvm::WideKernel::compile(ir, info)
+                .ok()
+                .flatten(),
             Vectorise::Llvm(lanes) => {
                 crate::backend::llvm::WideKernel::compile_lanes(ir, info, lanes)?
             }
