@@ -13,7 +13,10 @@
 //! - Kernels never allocate; sizes are fixed when the network is built.
 #![deny(missing_docs)]
 
+pub mod aligned;
 pub mod rng;
+
+pub use aligned::Aligned;
 
 use crate::model::RandomFn;
 
@@ -84,24 +87,25 @@ pub extern "C" fn nmlc_random(
     random(seed, population, neuron, step, draw, kind)
 }
 
-/// One column of population storage.
+/// One column of population storage, starting on a cache line
+/// ([`Aligned`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnData {
     /// Reals in double precision.
-    F64(Vec<f64>),
+    F64(Aligned<f64>),
     /// Reals in single precision.
-    F32(Vec<f32>),
+    F32(Aligned<f32>),
     /// Integers (refractory counters).
-    I32(Vec<i32>),
+    I32(Aligned<i32>),
 }
 
 impl ColumnData {
     /// A zeroed column of `n` elements of the given type.
     pub fn zeros(ty: crate::ir::Type, n: usize) -> ColumnData {
         match ty {
-            crate::ir::Type::F64 | crate::ir::Type::Bool => ColumnData::F64(vec![0.0; n]),
-            crate::ir::Type::F32 => ColumnData::F32(vec![0.0; n]),
-            crate::ir::Type::I32 => ColumnData::I32(vec![0; n]),
+            crate::ir::Type::F64 | crate::ir::Type::Bool => ColumnData::F64(Aligned::zeros(n)),
+            crate::ir::Type::F32 => ColumnData::F32(Aligned::zeros(n)),
+            crate::ir::Type::I32 => ColumnData::I32(Aligned::zeros(n)),
         }
     }
 

@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_refractory_neuron_takes_nothing_but_a_nan() {
-        let mut col = ColumnData::F64(vec![1.0, 2.0, 3.0]);
+        let mut col = ColumnData::F64(vec![1.0, 2.0, 3.0].into());
         let mut slot = vec![10.0, 10.0, f64::NAN];
         add_slot(&mut col, &mut slot, None, Some(&[0, 5, 5]), None, true);
         let ColumnData::F64(c) = &col else {

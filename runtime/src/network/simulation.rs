@@ -3,7 +3,7 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use nmlc_compiler::abi::rng::{Stream, StreamKind};
-use nmlc_compiler::abi::{ColumnData, StepContext};
+use nmlc_compiler::abi::{Aligned, ColumnData, StepContext};
 use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::ir::Place;
 use nmlc_compiler::ir::interp::Interpreter;
@@ -1262,9 +1262,9 @@ fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) ->
         let start = size * k / parts;
         let end = size * (k + 1) / parts;
         let slice = |c: &ColumnData| match c {
-            ColumnData::F64(v) => ColumnData::F64(v[start..end].to_vec()),
-            ColumnData::F32(v) => ColumnData::F32(v[start..end].to_vec()),
-            ColumnData::I32(v) => ColumnData::I32(v[start..end].to_vec()),
+            ColumnData::F64(v) => ColumnData::F64(Aligned::from_slice(&v[start..end])),
+            ColumnData::F32(v) => ColumnData::F32(Aligned::from_slice(&v[start..end])),
+            ColumnData::I32(v) => ColumnData::I32(Aligned::from_slice(&v[start..end])),
         };
         let inbox = inbox
             .iter()

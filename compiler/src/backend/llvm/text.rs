@@ -491,9 +491,14 @@ impl<'m> Kernel<'m> {
         let count = c.val("alloca i32");
         c.line(&format!("store i32 0, i32* {count}"));
         let spiked = c.val(&format!("alloca {b}"));
-        let finite = c.val(&format!("alloca {b}"));
-        let all = c.truth(true);
-        c.line(&format!("store {b} {all}, {b}* {finite}"));
+        // `x - x` is +0 for every finite `x` and NaN otherwise, so the OR
+        // of its bits over every stored state value is zero exactly when
+        // all were finite. Integer ORs keep the loop-carried chain at one
+        // cycle; a mask `and` becomes a chain of masked compares (three
+        // cycles each) that bounded the whole loop.
+        let q = c.vt("i64");
+        let finite = c.val(&format!("alloca {q}"));
+        c.line(&format!("store {q} zeroinitializer, {q}* {finite}"));
         let neuron = c.val("alloca i32");
         c.line(&format!("store i32 %start, i32* {neuron}"));
         let any = c.val("icmp ult i32 %start, %end");
@@ -537,6 +542,7 @@ impl<'m> Kernel<'m> {
         lanes::block(self, &ir.step);
 
         // Store the written columns.
+        let mut checks = Vec::new();
         for k in 0..self.columns.len() {
             let Slot {
                 ty,
@@ -554,13 +560,10 @@ impl<'m> Kernel<'m> {
             let lt = lanes_type(c, *ty);
             let v = c.val(&format!("load {lt}, {lt}* {var}"));
             if state && *ty != Type::I32 {
-                // |v| < inf, false for infinities and NaN (an `f32`
-                // column's value is already rounded to single precision).
-                let magnitude = c.intrinsic("fabs", &v);
-                let ok = c.fcmp("olt", &magnitude, &c.real(f64::INFINITY));
-                let so_far = c.val(&format!("load {b}, {b}* {finite}"));
-                let both = c.val(&format!("and {b} {so_far}, {ok}"));
-                c.line(&format!("store {b} {both}, {b}* {finite}"));
+                // An `f32` column's value is already rounded to single
+                // precision, so it overflowed if it is infinite here.
+                let zero = c.val(&format!("fsub {d} {v}, {v}"));
+                checks.push(c.val(&format!("bitcast {d} {zero} to {q}")));
             }
             let ev = c.vt(elem);
             let v = if *ty == Type::F32 {
@@ -576,12 +579,29 @@ impl<'m> Kernel<'m> {
             c.line(&format!("store {ev} {v}, {ev}* {p}, align {align}"));
         }
 
+        // Pairwise, then once into the running value.
+        let c = &mut self.code;
+        while checks.len() > 1 {
+            let pairs = checks.split_off(0);
+            for two in pairs.chunks(2) {
+                checks.push(match two {
+                    [x, y] => c.val(&format!("or {q} {x}, {y}")),
+                    [x] => x.clone(),
+                    _ => unreachable!("chunks of at most two"),
+                });
+            }
+        }
+        if let Some(bad) = checks.pop() {
+            let so_far = c.val(&format!("load {q}, {q}* {finite}"));
+            let both = c.val(&format!("or {q} {so_far}, {bad}"));
+            c.line(&format!("store {q} {both}, {q}* {finite}"));
+        }
+
         // Spikes are rare: one test of every lane's flag skips the
         // appending. Each index is then written at `spikes[count]` and
         // `count` advances by its flag; `count` is at most the number of
         // neurons done before, so every write stays within the `end -
         // start` entries the caller provides.
-        let c = &mut self.code;
         let flags = c.val(&format!("load {b}, {b}* {spiked}"));
         let bits = c.bits(&flags);
         let has = c.val(&format!("icmp ne i{lanes} {bits}, 0"));
@@ -616,9 +636,10 @@ impl<'m> Kernel<'m> {
         c.start("exit");
         let n = c.val(&format!("load i32, i32* {count}"));
         // Bit 31: a state value stored was not finite.
-        let flags = c.val(&format!("load {b}, {b}* {finite}"));
-        let bits = c.bits(&flags);
-        let bad = c.val(&format!("icmp ne i{lanes} {bits}, -1"));
+        let flags = c.val(&format!("load {q}, {q}* {finite}"));
+        let any = c.val(&format!("icmp ne {q} {flags}, zeroinitializer"));
+        let bits = c.bits(&any);
+        let bad = c.val(&format!("icmp ne i{lanes} {bits}, 0"));
         let bad = c.val(&format!("zext i1 {bad} to i32"));
         let bad = c.val(&format!("shl i32 {bad}, 31"));
         let n = c.val(&format!("or i32 {n}, {bad}"));
