@@ -31,6 +31,9 @@ them). sim = the time-step loop only (Brian2's own measurement of `run`,
 NEST's Simulate, nmlc's "simulate"). ns/event = sim / (spikes * mean
 out-degree): recurrent synaptic events only (the external Poisson drive of
 brunel is not counted). ns/neuron-step = sim / (neurons * 10000 steps).
+Msyn/s built = synapses / the time of the phase that builds them (nmlc:
+build; Brian2: setup inside the binary, which also allocates the neurons;
+NEST: Create + Connect), in millions per second.
 B/syn: NEST = resident memory growth over Create+Connect / synapses; Brian2 =
 peak RSS of the binary / synapses (an upper bound: it includes neurons,
 monitors and the runtime); nmlc = as nmlc reports it, if it does.
@@ -200,6 +203,11 @@ def derived(r):
     if ns and nn and r.get("spikes"):
         d["events"] = r["spikes"] * ns / nn
         d["ns_event"] = r["sim_s"] * 1e9 / d["events"]
+    # Synapses built per second of the phase that builds them (nmlc: build;
+    # Brian2: setup inside the binary; NEST: Create + Connect).
+    built_s = r.get("build_s") if "build_s" in r else r.get("setup_s")
+    if ns and built_s:
+        d["msyn_per_s"] = ns / built_s / 1e6
     if r.get("bytes_per_syn") is not None:
         d["bytes_per_syn"] = r["bytes_per_syn"]
     elif ns:
@@ -211,8 +219,8 @@ def derived(r):
 
 
 def table(results):
-    lines = ["| case | simulator | threads | build (s) | sim (s) | spikes | synapses | ns/event | ns/neuron-step | B/syn | nmlc/peer (sim) | load before→after |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | simulator | threads | build (s) | sim (s) | spikes | synapses | ns/event | ns/neuron-step | B/syn | Msyn/s built | nmlc/peer (sim) | load before→after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         r = res["result"]
         d = derived(r)
@@ -241,7 +249,8 @@ def table(results):
         lines.append(
             f"| {res['case']} | {res['simulator']} | {res['threads']} | {build} | {sim} | "
             f"{r.get('spikes', '—')} | {r.get('n_synapses') or '—'} | {fmt(d.get('ns_event'), '.1f')} | "
-            f"{fmt(d.get('ns_neuron_step'), '.1f')} | {fmt(d.get('bytes_per_syn'), '.0f')} | {ratio} | "
+            f"{fmt(d.get('ns_neuron_step'), '.1f')} | {fmt(d.get('bytes_per_syn'), '.0f')} | "
+            f"{fmt(d.get('msyn_per_s'), '.1f')} | {ratio} | "
             f"{res['load'][0]:.1f}→{res['load'][1]:.1f} |")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ use nmlc_runtime::network::{
     self, CompiledKind, CompiledNetwork, History, LOOK_BACK_LIMIT_S, OutputFormat, RunError,
     RunOptions, Simulation, SweepValue,
 };
-use nmlc_runtime::output::{OutputDir, TimingSummary};
+use nmlc_runtime::output::{OutputDir, TimingSummary, build_rate};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -332,13 +332,17 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Err(e) => return report_run_error(&c, &e),
     };
     let build_s = started.elapsed().as_secs_f64();
-    // Plain digits: bench/run_peers.py reads `(\d+) synapse` and
-    // `([0-9.]+) bytes per synapse`.
+    // Plain digits: bench/run_peers.py reads `(\d+) synapse`,
+    // `([0-9.]+) bytes per synapse` and `([0-9.]+) million per second`.
     let synapses = sim.synapses();
+    let rate = match build_rate(synapses, build_s) {
+        Some(r) => format!(" ({:.1} million per second)", r / 1e6),
+        None => String::new(),
+    };
     let bytes = match synapses {
         0 => String::new(),
         n => format!(
-            ", {:.1} bytes per synapse",
+            "{rate}, {:.1} bytes per synapse",
             sim.synapse_bytes() as f64 / n as f64
         ),
     };

@@ -246,14 +246,19 @@ fn the_build_line_counts_neurons_and_synapses() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let synapses = summary(&out)["synapses"].as_u64().unwrap();
     assert!(synapses > 0);
-    // bench/run_peers.py reads `(\d+) synapse`, `(\d+) neuron` and
-    // `([0-9.]+) bytes per synapse`: plain digits.
+    // bench/run_peers.py reads `(\d+) synapse`, `(\d+) neuron`,
+    // `([0-9.]+) million per second` and `([0-9.]+) bytes per synapse`:
+    // plain digits.
     let bytes = summary(&out)["synapse_bytes"].as_u64().unwrap();
     // A static synapse with a projection-wide weight and delay: a 4-byte
     // target index plus 8 bytes of row offset per source neuron.
     assert!(bytes >= 4 * synapses && bytes <= 4 * synapses + 8 * 2 * 4001 + 4 * 3 * 4000);
+    let rate = summary(&out)["synapses_built_per_s"].as_f64().unwrap();
+    let build_s = summary(&out)["timing_s"]["build"].as_f64().unwrap();
+    assert_eq!(rate, synapses as f64 / build_s);
     let expected = format!(
-        ": 4000 neuron(s), {synapses} synapse(s), {:.1} bytes per synapse",
+        ": 4000 neuron(s), {synapses} synapse(s) ({:.1} million per second), {:.1} bytes per synapse",
+        rate / 1e6,
         bytes as f64 / synapses as f64
     );
     assert!(

@@ -102,6 +102,7 @@ impl Simulation<'_, '_> {
             synapses: self.synapses(),
             synapse_bytes: self.synapse_bytes(),
             synaptic_events: self.synaptic_events,
+            synapses_built_per_s: crate::output::build_rate(self.synapses(), timing.build),
             timing_s: timing,
             interrupted: self.stopped,
             t_reached_ms,

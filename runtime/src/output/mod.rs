@@ -34,7 +34,8 @@ use std::path::{Path, PathBuf};
 pub use error::OutputError;
 pub use npy::{NpyArray, NpyData};
 pub use summary::{
-    PopulationSummary, ProjectionSummary, Reproducibility, RunSummary, TimingSummary, cv_isi,
+    PopulationSummary, ProjectionSummary, Reproducibility, RunSummary, TimingSummary, build_rate,
+    cv_isi,
 };
 
 /// The spikes of one population, as the simulator recorded them.

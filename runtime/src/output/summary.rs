@@ -15,6 +15,7 @@
 //!   "synapse_bytes": 524288,
 //!   "synaptic_events": 493800,
 //!   "timing_s": { "compile": 0.01, "build": 0.2, "simulate": 1.5 },
+//!   "synapses_built_per_s": 640000.0,
 //!   "interrupted": false,
 //!   "t_reached_ms": 1000.0,
 //!   "peak_memory_bytes": 52428800,
@@ -77,6 +78,9 @@ pub struct RunSummary {
     pub synaptic_events: u64,
     /// Wall-clock time of each phase.
     pub timing_s: TimingSummary,
+    /// Synapses built per second of the build phase ([`build_rate`]).
+    #[serde(default)]
+    pub synapses_built_per_s: Option<f64>,
     /// Whether the run stopped before `duration_ms` (for example on Ctrl-C).
     pub interrupted: bool,
     /// The model time the run reached in milliseconds.
@@ -198,6 +202,12 @@ pub struct TimingSummary {
     pub simulate: f64,
 }
 
+/// Synapses built per second of wall-clock build time: `None` without
+/// synapses, or when the build took no measurable time.
+pub fn build_rate(synapses: u64, build_s: f64) -> Option<f64> {
+    (synapses > 0 && build_s > 0.0).then(|| synapses as f64 / build_s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +233,7 @@ mod tests {
                 build: 0.02,
                 simulate: 0.5,
             },
+            synapses_built_per_s: build_rate(8, 0.02),
             interrupted: true,
             t_reached_ms: 500.0,
             peak_memory_bytes: Some(1 << 20),
@@ -269,6 +280,7 @@ mod tests {
         assert_eq!(json["populations"]["exc"]["rate_hz"], 10.0);
         assert_eq!(json["projections"]["exc_to_inh"]["synapses"], 8);
         assert_eq!(json["timing_s"]["simulate"], 0.5);
+        assert_eq!(json["synapses_built_per_s"], 400.0);
         assert_eq!(json["interrupted"], true);
         assert_eq!(json["extra"]["threads"], 2);
         assert_eq!(json["peak_memory_bytes"], 1 << 20);
