@@ -1,6 +1,7 @@
 //! The per-step loops over every neuron of a chunk that run outside the
 //! step kernel: taking the due ring-buffer slot into the state, and the
-//! finiteness check.
+//! finiteness check; and the inversion of a Poisson generator's random
+//! words into spike counts.
 //!
 //! A slot's value is added only where it is not zero (`x + 0` would turn
 //! a `-0.0` state into `+0.0`), so that taking only the listed entries of
@@ -65,6 +66,28 @@ dispatch! {
 dispatch! {
     /// [`all_finite`] for single precision.
     fn all_finite_f32(v: &[f32]) -> bool = all_finite_body
+}
+
+/// The words a Poisson generator's trains count at once: eight Philox
+/// blocks of four.
+pub(super) const WORDS: usize = 4 * nmlc_compiler::abi::rng::PHILOX_LANES;
+
+dispatch! {
+    /// `counts[j]` = how many of `thresholds` are at or below `words[j]`;
+    /// with increasing thresholds that tabulate a CDF, the inverse of the
+    /// CDF at the word. The loop over the thresholds is the outer one, so
+    /// each of its steps is one compare across all the words.
+    fn count_at_or_below(words: &[u32; WORDS], thresholds: &[u32], counts: &mut [u32; WORDS]) = count_body
+}
+
+#[inline(always)]
+fn count_body(words: &[u32; WORDS], thresholds: &[u32], counts: &mut [u32; WORDS]) {
+    *counts = [0; WORDS];
+    for &t in thresholds {
+        for (c, &w) in counts.iter_mut().zip(words) {
+            *c += u32::from(w >= t);
+        }
+    }
 }
 
 #[inline(always)]
@@ -258,6 +281,39 @@ mod tests {
             let mut c = base.clone();
             f(&mut c, &slot, &base);
             assert_eq!(bits(&c), bits(&want));
+        }
+    }
+
+    #[test]
+    fn counts_invert_the_thresholds_at_their_edges() {
+        let thresholds = [10, 20, 20, 4_000_000_000];
+        let mut words = [0u32; WORDS];
+        let edges = [
+            0,
+            9,
+            10,
+            11,
+            19,
+            20,
+            21,
+            3_999_999_999,
+            4_000_000_000,
+            u32::MAX,
+        ];
+        for (j, w) in words.iter_mut().enumerate() {
+            *w = edges[j % edges.len()];
+        }
+        let expected: Vec<u32> = words
+            .iter()
+            .map(|&w| thresholds.iter().filter(|&&t| w >= t).count() as u32)
+            .collect();
+        assert_eq!(expected[..10], [0, 0, 1, 1, 1, 3, 3, 3, 4, 4]);
+        for count in [count_at_or_below, count_body] {
+            let mut counts = [7u32; WORDS];
+            count(&words, &thresholds, &mut counts);
+            assert_eq!(counts[..], expected[..]);
+            count(&words, &[], &mut counts);
+            assert_eq!(counts, [0; WORDS]);
         }
     }
 

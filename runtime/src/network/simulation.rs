@@ -2,7 +2,7 @@
 
 use std::sync::{Mutex, MutexGuard, RwLock};
 
-use nmlc_compiler::abi::rng::{Stream, StreamKind};
+use nmlc_compiler::abi::rng::{PHILOX_LANES, Stream, StreamKind};
 use nmlc_compiler::abi::{Aligned, ColumnData, StepContext};
 use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::ir::Place;
@@ -146,16 +146,16 @@ impl Train {
             Train::Table(thresholds) => {
                 let mut s = range.start;
                 while s < range.end {
-                    let block = Stream::new(seed, StreamKind::Input, k, (s / 4) as u32).draw(m, 0);
-                    let stop = (s / 4 * 4 + 4).min(range.end);
-                    // Branch-free: the thresholds are increasing, so the
-                    // count of those at or below the word is the inverse.
-                    out.extend(block[s % 4..s % 4 + (stop - s)].iter().map(|&word| {
-                        thresholds
-                            .iter()
-                            .map(|&t| u32::from(word >= t))
-                            .sum::<u32>()
-                    }));
+                    // The words of synapses `4 · first …`, eight blocks at
+                    // once, and their counts.
+                    let first = s / 4;
+                    let blocks =
+                        Stream::new(seed, StreamKind::Input, k, first as u32).draw_lanes(m, 0);
+                    let words: [u32; dense::WORDS] = std::array::from_fn(|j| blocks[j / 4][j % 4]);
+                    let mut counts = [0; dense::WORDS];
+                    dense::count_at_or_below(&words, thresholds, &mut counts);
+                    let stop = ((first + PHILOX_LANES) * 4).min(range.end);
+                    out.extend_from_slice(&counts[s - 4 * first..stop - 4 * first]);
                     s = stop;
                 }
             }
