@@ -108,24 +108,28 @@ pub fn philox4x32_10_lanes(
 ) -> [[u32; 4]; PHILOX_LANES] {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(c: [[u32; 4]; PHILOX_LANES], key: [u32; 2]) -> [[u32; 4]; PHILOX_LANES] {
-            philox_lanes_body(c, key)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(c: [[u32; 4]; PHILOX_LANES], key: [u32; 2]) -> [[u32; 4]; PHILOX_LANES] {
-            philox_lanes_body(c, key)
-        }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F, checked just now.
-            return unsafe { avx512(counters, key) };
+            return unsafe { philox_lanes_avx512(counters, key) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just now.
-            return unsafe { avx2(counters, key) };
+            return unsafe { philox_lanes_avx2(counters, key) };
         }
     }
     philox_lanes_body(counters, key)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn philox_lanes_avx512(c: [[u32; 4]; PHILOX_LANES], key: [u32; 2]) -> [[u32; 4]; PHILOX_LANES] {
+    philox_lanes_body(c, key)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn philox_lanes_avx2(c: [[u32; 4]; PHILOX_LANES], key: [u32; 2]) -> [[u32; 4]; PHILOX_LANES] {
+    philox_lanes_body(c, key)
 }
 
 #[inline(always)]
@@ -362,9 +366,26 @@ mod tests {
             c[j % 4] ^= (j as u32).wrapping_mul(0x9E37_79B9);
         }
         let key = [0xA409_3822, 0x299F_31D0];
-        let lanes = philox4x32_10_lanes(counters, key);
-        for j in 0..PHILOX_LANES {
-            assert_eq!(lanes[j], philox4x32_10(counters[j], key), "lane {j}");
+        // The version this CPU runs, and every version it can run.
+        let mut versions = vec![
+            philox4x32_10_lanes(counters, key),
+            philox_lanes_body(counters, key),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                versions.push(unsafe { philox_lanes_avx2(counters, key) });
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                versions.push(unsafe { philox_lanes_avx512(counters, key) });
+            }
+        }
+        for lanes in versions {
+            for j in 0..PHILOX_LANES {
+                assert_eq!(lanes[j], philox4x32_10(counters[j], key), "lane {j}");
+            }
         }
         let stream = Stream::new(7, StreamKind::Input, 3, u32::MAX - 2);
         let drawn = stream.draw_lanes(11, 2);
