@@ -7,6 +7,7 @@
 //! against it.
 
 pub mod cranelift;
+pub(crate) mod exprs;
 pub(crate) mod lanes;
 #[cfg(feature = "llvm")]
 pub mod llvm;

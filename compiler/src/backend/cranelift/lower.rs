@@ -5,8 +5,10 @@
 //! and expressions (`Emitter::expr`), with the expression cache described
 //! there.
 
+use super::ops;
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::exprs::{self, Lower as _};
 use crate::backend::math::{self, Lowering};
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
@@ -23,16 +25,9 @@ use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
 use std::collections::HashMap;
 
-/// A lowered IR value with the kind the interpreter would give it.
-#[derive(Clone, Copy, Debug)]
-enum Val {
-    /// An `f64` (rounded to `f32` precision where the interpreter rounds).
-    Real(Value),
-    /// An `i32`.
-    Int(Value),
-    /// An `i8`, 0 or 1.
-    Bool(Value),
-}
+/// A lowered IR value: an `f64` real, an `i32`, or an `i8` truth value (0
+/// or 1).
+type Val = exprs::Val<Value>;
 
 /// Builds the step function of `ir` into `func` (whose signature is set).
 pub(super) fn lower_step(
@@ -685,113 +680,8 @@ impl<'m, 'f> Emitter<'m, 'f> {
     // ----- expressions ------------------------------------------------
 
     fn expr(&mut self, h: Handle<Expr>) -> Val {
-        if let Some(v) = self.cache.get(h) {
-            return v;
-        }
-        let v = self.lower_expr(h);
-        self.cache.insert(h, v);
-        v
-    }
-
-    fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
         let ir = self.ir;
-        match ir.exprs.get(h) {
-            Expr::Real(x) => {
-                let x = if self.single {
-                    f64::from(*x as f32)
-                } else {
-                    *x
-                };
-                Val::Real(self.b.ins().f64const(x))
-            }
-            // Narrow immediates are written zero-extended.
-            Expr::Int(i) => Val::Int(self.b.ins().iconst(types::I32, i64::from(*i as u32))),
-            Expr::Bool(v) => Val::Bool(self.b.ins().iconst(types::I8, i64::from(*v))),
-            Expr::Load(place) => self.load(*place),
-            Expr::Time => Val::Real(self.ctx.t),
-            Expr::Dt => Val::Real(self.ctx.dt),
-            Expr::Index => {
-                let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
-                Val::Real(self.b.ins().fcvt_from_uint(types::F64, neuron))
-            }
-            Expr::Unary(op, x) => {
-                let x = self.expr(*x);
-                match (op, x) {
-                    (UnaryOp::Neg, Val::Int(i)) => Val::Int(self.b.ins().ineg(i)),
-                    (UnaryOp::Neg, other) => {
-                        let r = self.real_of(other);
-                        Val::Real(self.b.ins().fneg(r))
-                    }
-                    (UnaryOp::Not, other) => {
-                        let c = self.bool_of(other);
-                        Val::Bool(self.b.ins().bxor_imm_u(c, 1))
-                    }
-                }
-            }
-            Expr::Binary(op, a, b) => {
-                let (a, b) = (self.expr(*a), self.expr(*b));
-                self.binary(*op, a, b, ir.exprs.ty(h))
-            }
-            Expr::Math(m, xs) => {
-                let args: Vec<Value> = xs
-                    .iter()
-                    .map(|x| {
-                        let v = self.expr(*x);
-                        self.real_of(v)
-                    })
-                    .collect();
-                let r = self.math(*m, &args);
-                Val::Real(self.round(r))
-            }
-            Expr::Select(c, a, b) => {
-                let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
-                let c = self.bool_of(c);
-                match (a, b) {
-                    (Val::Int(x), Val::Int(y)) => Val::Int(self.b.ins().select(c, x, y)),
-                    (Val::Bool(x), Val::Bool(y)) => Val::Bool(self.b.ins().select(c, x, y)),
-                    (a, b) => {
-                        let (x, y) = (self.real_of(a), self.real_of(b));
-                        Val::Real(self.b.ins().select(c, x, y))
-                    }
-                }
-            }
-            Expr::Random(kind, draw) => {
-                let f = self.import(
-                    math::RANDOM_SYMBOL,
-                    &[
-                        types::I64,
-                        types::I32,
-                        types::I32,
-                        types::I64,
-                        types::I32,
-                        types::I32,
-                    ],
-                );
-                let draw = self.b.ins().iconst(types::I32, i64::from(*draw));
-                let normal = self
-                    .b
-                    .ins()
-                    .iconst(types::I32, i64::from(*kind == RandomFn::Normal));
-                let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
-                let args = [
-                    self.ctx.seed,
-                    self.ctx.population,
-                    neuron,
-                    self.ctx.step,
-                    draw,
-                    normal,
-                ];
-                let call = self.b.ins().call(f, &args);
-                let x = self.b.inst_results(call)[0];
-                Val::Real(self.round(x))
-            }
-            Expr::RoundToInt(x) => {
-                let x = self.expr(*x);
-                let x = self.real_of(x);
-                let r = self.round_half_away(x);
-                Val::Int(self.b.ins().fcvt_to_sint_sat(types::I32, r))
-            }
-        }
+        exprs::expr(self, ir, h)
     }
 
     fn load(&mut self, place: Place) -> Val {
@@ -821,55 +711,98 @@ impl<'m, 'f> Emitter<'m, 'f> {
         }
     }
 
-    /// Binary operations with the interpreter's rules for mixed kinds.
-    fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
-        if let (Val::Int(x), Val::Int(y)) = (a, b) {
-            match op {
-                BinaryOp::Add => return Val::Int(self.b.ins().iadd(x, y)),
-                BinaryOp::Sub => return Val::Int(self.b.ins().isub(x, y)),
-                BinaryOp::Mul => return Val::Int(self.b.ins().imul(x, y)),
-                BinaryOp::And | BinaryOp::Or => {}
-                _ => {
-                    if let Some(cc) = int_cc(op) {
-                        return Val::Bool(self.b.ins().icmp(cc, x, y));
-                    }
-                    let (x, y) = (self.real_of(a), self.real_of(b));
-                    return Val::Real(self.real_binary(op, x, y));
-                }
-            }
-        }
-        let float_cc = float_cc(op);
-        match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let r = if op == BinaryOp::And {
-                    self.b.ins().band(x, y)
-                } else {
-                    self.b.ins().bor(x, y)
-                };
-                Val::Bool(r)
-            }
-            BinaryOp::Eq | BinaryOp::Ne if ty == Type::Bool && matches!(a, Val::Bool(_)) => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let cc = if op == BinaryOp::Eq {
-                    IntCC::Equal
-                } else {
-                    IntCC::NotEqual
-                };
-                Val::Bool(self.b.ins().icmp(cc, x, y))
-            }
-            _ => {
-                let (x, y) = (self.real_of(a), self.real_of(b));
-                match float_cc {
-                    Some(cc) => Val::Bool(self.b.ins().fcmp(cc, x, y)),
-                    None => Val::Real(self.real_binary(op, x, y)),
-                }
-            }
-        }
+    /// Whether a value is an `f64` literal.
+    fn is_constant(&self, v: Value) -> bool {
+        let dfg = &self.b.func.dfg;
+        dfg.value_def(v)
+            .inst()
+            .is_some_and(|inst| dfg.insts[inst].opcode() == Opcode::F64const)
     }
 
-    /// Arithmetic on reals, rounded for `f32` models.
-    fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+    /// The reference to an imported function returning `f64`, declared on
+    /// first use.
+    fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
+        import(self.module, self.b.func, &mut self.imports, symbol, params)
+    }
+
+    /// An `i32`, as `ColumnData::set` converts (`x as i32`, saturating).
+    fn int_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Int(i) => i,
+            Val::Bool(c) => self.b.ins().uextend(types::I32, c),
+            Val::Real(x) => self.b.ins().fcvt_to_sint_sat(types::I32, x),
+        }
+    }
+}
+
+impl exprs::Lower for Emitter<'_, '_> {
+    type V = Value;
+
+    ops::same_for_lanes!();
+
+    fn real(&mut self, x: f64) -> Value {
+        self.b.ins().f64const(x)
+    }
+
+    fn int(&mut self, x: i32) -> Value {
+        // Narrow immediates are written zero-extended.
+        self.b.ins().iconst(types::I32, i64::from(x as u32))
+    }
+
+    fn truth(&mut self, x: bool) -> Value {
+        self.b.ins().iconst(types::I8, i64::from(x))
+    }
+
+    fn load(&mut self, place: Place) -> Val {
+        Emitter::load(self, place)
+    }
+
+    fn time(&mut self) -> Value {
+        self.ctx.t
+    }
+
+    fn dt(&mut self) -> Value {
+        self.ctx.dt
+    }
+
+    fn index(&mut self) -> Value {
+        let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
+        self.b.ins().fcvt_from_uint(types::F64, neuron)
+    }
+
+    fn random(&mut self, kind: RandomFn, draw: u32) -> Value {
+        let f = self.import(math::RANDOM_SYMBOL, &ops::RANDOM_PARAMS);
+        let (draw, normal) = ops::draw_args(&mut self.b, kind, draw);
+        let neuron = self.b.ins().iadd(self.index, self.ctx.first_neuron);
+        let args = [
+            self.ctx.seed,
+            self.ctx.population,
+            neuron,
+            self.ctx.step,
+            draw,
+            normal,
+        ];
+        let call = self.b.ins().call(f, &args);
+        self.b.inst_results(call)[0]
+    }
+
+    fn int_arith(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
+        ops::int_arith(&mut self.b, op, x, y)
+    }
+
+    fn int_neg(&mut self, x: Value) -> Value {
+        self.b.ins().ineg(x)
+    }
+
+    fn to_int(&mut self, x: Value) -> Value {
+        self.b.ins().fcvt_to_sint_sat(types::I32, x)
+    }
+
+    fn not(&mut self, x: Value) -> Value {
+        self.b.ins().bxor_imm_u(x, 1)
+    }
+
+    fn farith(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
         // A constant left operand of `+` or `*` goes right, where the x64
         // backend folds it into a memory operand instead of materialising
         // it in a register every iteration. Exact: both are commutative in
@@ -879,87 +812,7 @@ impl<'m, 'f> Emitter<'m, 'f> {
         } else {
             (a, b)
         };
-        let r = match op {
-            BinaryOp::Add => self.b.ins().fadd(a, b),
-            BinaryOp::Sub => self.b.ins().fsub(a, b),
-            BinaryOp::Mul => self.b.ins().fmul(a, b),
-            BinaryOp::Div => self.b.ins().fdiv(a, b),
-            // Floored remainder, exactly as the interpreter computes it.
-            BinaryOp::Rem => {
-                let q = self.b.ins().fdiv(a, b);
-                let q = self.b.ins().floor(q);
-                let p = self.b.ins().fmul(b, q);
-                self.b.ins().fsub(a, p)
-            }
-            BinaryOp::Pow => self.call(math::POW, &[a, b]),
-            // Comparisons and logic are handled by `binary`.
-            _ => a,
-        };
-        self.round(r)
-    }
-
-    /// Whether a value is an `f64` literal.
-    fn is_constant(&self, v: Value) -> bool {
-        let dfg = &self.b.func.dfg;
-        dfg.value_def(v)
-            .inst()
-            .is_some_and(|inst| dfg.insts[inst].opcode() == Opcode::F64const)
-    }
-
-    /// A math function of `f64` arguments, before rounding.
-    fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
-        if let Lowering::Call { symbol, arity } = math::lowering(m) {
-            return self.call(symbol, &a[..arity]);
-        }
-        match m {
-            MathFn::Sqrt => self.b.ins().sqrt(a[0]),
-            MathFn::Abs => self.b.ins().fabs(a[0]),
-            MathFn::Floor => self.b.ins().floor(a[0]),
-            MathFn::Ceil => self.b.ins().ceil(a[0]),
-            MathFn::Round => self.round_half_away(a[0]),
-            MathFn::Min => self.min(a[0], a[1]),
-            MathFn::Max => self.max(a[0], a[1]),
-            MathFn::Clip => {
-                let m = self.max(a[0], a[1]);
-                self.min(m, a[2])
-            }
-            MathFn::Sign => {
-                let zero = self.b.ins().f64const(0.0);
-                let one = self.b.ins().f64const(1.0);
-                let minus_one = self.b.ins().f64const(-1.0);
-                let neg = self.b.ins().fcmp(FloatCC::LessThan, a[0], zero);
-                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
-                // 0, -0 and NaN are returned unchanged.
-                let r = self.b.ins().select(neg, minus_one, a[0]);
-                self.b.ins().select(pos, one, r)
-            }
-            MathFn::Heaviside => {
-                let zero = self.b.ins().f64const(0.0);
-                let one = self.b.ins().f64const(1.0);
-                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
-                self.b.ins().select(pos, one, zero)
-            }
-            // Calls, handled above.
-            _ => a[0],
-        }
-    }
-
-    /// `f64::min`: the smaller operand, ignoring a NaN one. Written as
-    /// Rust's x86-64 code computes it (`isnan(a) ? b : (b < a ? b : a)`),
-    /// which also fixes which zero `min(-0, 0)` returns.
-    fn min(&mut self, a: Value, b: Value) -> Value {
-        let less = self.b.ins().fcmp(FloatCC::LessThan, b, a);
-        let m = self.b.ins().select(less, b, a);
-        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
-        self.b.ins().select(a_nan, b, m)
-    }
-
-    /// `f64::max`, as [`Emitter::min`].
-    fn max(&mut self, a: Value, b: Value) -> Value {
-        let greater = self.b.ins().fcmp(FloatCC::GreaterThan, b, a);
-        let m = self.b.ins().select(greater, b, a);
-        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
-        self.b.ins().select(a_nan, b, m)
+        ops::farith(&mut self.b, op, a, b)
     }
 
     /// Rounds half away from zero (`f64::round`): `trunc(x)` plus `±1`
@@ -980,7 +833,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
         self.b.ins().select(up, away, t)
     }
 
-    /// A call to an imported `f64` function.
     fn call(&mut self, symbol: &'static str, args: &[Value]) -> Value {
         let params = vec![types::F64; args.len()];
         let f = self.import(symbol, &params);
@@ -988,20 +840,15 @@ impl<'m, 'f> Emitter<'m, 'f> {
         self.b.inst_results(call)[0]
     }
 
-    /// The reference to an imported function returning `f64`, declared on
-    /// first use.
-    fn import(&mut self, symbol: &'static str, params: &[types::Type]) -> FuncRef {
-        import(self.module, self.b.func, &mut self.imports, symbol, params)
+    fn select(&mut self, _kind: exprs::Kind, c: Value, x: Value, y: Value) -> Value {
+        self.b.ins().select(c, x, y)
     }
-
-    // ----- conversions ------------------------------------------------
 
     /// Rounds to single precision (and back) in `f32` models.
     fn round(&mut self, x: Value) -> Value {
         round_if(&mut self.b, self.single, x)
     }
 
-    /// `Value::real`: integers and truth values as `f64`.
     fn real_of(&mut self, v: Val) -> Value {
         match v {
             Val::Real(x) => x,
@@ -1013,7 +860,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
         }
     }
 
-    /// `Value::bool`: non-zero (or NaN) is true.
     fn bool_of(&mut self, v: Val) -> Value {
         match v {
             Val::Bool(c) => c,
@@ -1024,15 +870,6 @@ impl<'m, 'f> Emitter<'m, 'f> {
             }
         }
     }
-
-    /// An `i32`, as `ColumnData::set` converts (`x as i32`, saturating).
-    fn int_of(&mut self, v: Val) -> Value {
-        match v {
-            Val::Int(i) => i,
-            Val::Bool(c) => self.b.ins().uextend(types::I32, c),
-            Val::Real(x) => self.b.ins().fcvt_to_sint_sat(types::I32, x),
-        }
-    }
 }
 
 pub(super) fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value {
@@ -1041,33 +878,6 @@ pub(super) fn round_if(b: &mut FunctionBuilder, single: bool, x: Value) -> Value
         b.ins().fpromote(types::F64, s)
     } else {
         x
-    }
-}
-
-/// The integer comparison of a comparison operator.
-pub(super) fn int_cc(op: BinaryOp) -> Option<IntCC> {
-    match op {
-        BinaryOp::Lt => Some(IntCC::SignedLessThan),
-        BinaryOp::Le => Some(IntCC::SignedLessThanOrEqual),
-        BinaryOp::Gt => Some(IntCC::SignedGreaterThan),
-        BinaryOp::Ge => Some(IntCC::SignedGreaterThanOrEqual),
-        BinaryOp::Eq => Some(IntCC::Equal),
-        BinaryOp::Ne => Some(IntCC::NotEqual),
-        _ => None,
-    }
-}
-
-/// The float comparison of a comparison operator: ordered equality, and
-/// its negation (true for NaN), as Rust's `==` and `!=`.
-pub(super) fn float_cc(op: BinaryOp) -> Option<FloatCC> {
-    match op {
-        BinaryOp::Lt => Some(FloatCC::LessThan),
-        BinaryOp::Le => Some(FloatCC::LessThanOrEqual),
-        BinaryOp::Gt => Some(FloatCC::GreaterThan),
-        BinaryOp::Ge => Some(FloatCC::GreaterThanOrEqual),
-        BinaryOp::Eq => Some(FloatCC::Equal),
-        BinaryOp::Ne => Some(FloatCC::NotEqual),
-        _ => None,
     }
 }
 

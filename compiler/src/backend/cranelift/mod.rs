@@ -89,6 +89,7 @@
 //!   `(seed, population, neuron, step, draw, normal)`.
 
 mod lower;
+mod ops;
 mod pairs;
 mod vmath;
 

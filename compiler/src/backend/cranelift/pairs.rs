@@ -30,14 +30,15 @@
 //! SSE4.1 instructions, or libm calls lane by lane on an older CPU, as
 //! the scalar kernel's do.)
 
-use super::vmath;
+use super::{ops, vmath};
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::exprs::{self, Lower as _};
 use crate::backend::lanes;
-use crate::backend::math::{self, Lowering};
+use crate::backend::math;
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::{
-    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, UnaryOp, Verified,
+    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, Verified,
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -48,16 +49,9 @@ use cranelift_jit::JITModule;
 use cranelift_module::Module;
 use std::collections::HashMap;
 
-/// A lowered IR value for two neurons.
-#[derive(Clone, Copy, Debug)]
-enum Val {
-    /// `f64x2`.
-    Real(Value),
-    /// `i64x2`, sign-extended `i32` lanes.
-    Int(Value),
-    /// `i64x2` lane mask.
-    Bool(Value),
-}
+/// A lowered IR value for two neurons: `f64x2` reals, `i64x2` integers
+/// (sign-extended `i32` lanes) and `i64x2` lane masks.
+type Val = exprs::Val<Value>;
 
 /// Builds the two-neuron step function of `ir` into `func`.
 pub(super) fn lower_pairs(
@@ -426,25 +420,15 @@ impl<'m, 'f> Pairs<'m, 'f> {
             None => new,
             Some(m) => {
                 let old = self.b.use_var(var);
-                self.select(m, new, old)
+                self.blend(m, new, old)
             }
         };
         self.b.def_var(var, new);
         self.cache.forget(place);
     }
 
-    /// Rounds both lanes to single precision and back in `f32` models.
-    fn round(&mut self, x: Value) -> Value {
-        if self.single {
-            let s = self.b.ins().fvdemote(x);
-            self.b.ins().fvpromote_low(s)
-        } else {
-            x
-        }
-    }
-
     /// `m ? x : y` lane by lane, for any lane type.
-    fn select(&mut self, m: Value, x: Value, y: Value) -> Value {
+    fn blend(&mut self, m: Value, x: Value, y: Value) -> Value {
         let ty = self.b.func.dfg.value_type(x);
         let m = if ty == types::I64X2 {
             m
@@ -457,119 +441,8 @@ impl<'m, 'f> Pairs<'m, 'f> {
     // ----- expressions ------------------------------------------------
 
     fn expr(&mut self, h: Handle<Expr>) -> Val {
-        if let Some(v) = self.cache.get(h) {
-            return v;
-        }
-        let v = self.lower_expr(h);
-        self.cache.insert(h, v);
-        v
-    }
-
-    fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
         let ir = self.ir;
-        match ir.exprs.get(h) {
-            Expr::Real(x) => {
-                let x = if self.single {
-                    f64::from(*x as f32)
-                } else {
-                    *x
-                };
-                Val::Real(self.real_splat(x))
-            }
-            Expr::Int(i) => Val::Int(self.int_splat(i64::from(*i))),
-            Expr::Bool(v) => Val::Bool(self.int_splat(if *v { -1 } else { 0 })),
-            Expr::Load(place) => self.load(*place),
-            Expr::Time => Val::Real(self.t),
-            Expr::Dt => Val::Real(self.dt),
-            Expr::Index => {
-                let neuron = self.b.ins().iadd(self.index, self.first_neuron);
-                let x = self.b.ins().fcvt_from_uint(types::F64, neuron);
-                let x = self.b.ins().splat(types::F64X2, x);
-                let zero = self.b.ins().f64const(0.0);
-                let one = self.b.ins().f64const(1.0);
-                let lanes = self.b.ins().scalar_to_vector(types::F64X2, zero);
-                let lanes = self.b.ins().insertlane(lanes, one, 1);
-                Val::Real(self.b.ins().fadd(x, lanes))
-            }
-            Expr::Unary(op, x) => {
-                let x = self.expr(*x);
-                match (op, x) {
-                    (UnaryOp::Neg, Val::Int(i)) => {
-                        let n = self.b.ins().ineg(i);
-                        Val::Int(self.wrap(n))
-                    }
-                    (UnaryOp::Neg, other) => {
-                        let r = self.real_of(other);
-                        Val::Real(self.b.ins().fneg(r))
-                    }
-                    (UnaryOp::Not, other) => {
-                        let c = self.bool_of(other);
-                        Val::Bool(self.b.ins().bnot(c))
-                    }
-                }
-            }
-            Expr::Binary(op, a, b) => {
-                let (a, b) = (self.expr(*a), self.expr(*b));
-                self.binary(*op, a, b, ir.exprs.ty(h))
-            }
-            Expr::Math(m, xs) => {
-                let args: Vec<Value> = xs
-                    .iter()
-                    .map(|x| {
-                        let v = self.expr(*x);
-                        self.real_of(v)
-                    })
-                    .collect();
-                let r = self.math(*m, &args);
-                Val::Real(self.round(r))
-            }
-            Expr::Select(c, a, b) => {
-                let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
-                let c = self.bool_of(c);
-                match (a, b) {
-                    (Val::Int(x), Val::Int(y)) => Val::Int(self.select(c, x, y)),
-                    (Val::Bool(x), Val::Bool(y)) => Val::Bool(self.select(c, x, y)),
-                    (a, b) => {
-                        let (x, y) = (self.real_of(a), self.real_of(b));
-                        Val::Real(self.select(c, x, y))
-                    }
-                }
-            }
-            Expr::Random(kind, draw) => {
-                let f = self.import(
-                    math::RANDOM_SYMBOL,
-                    &[
-                        types::I64,
-                        types::I32,
-                        types::I32,
-                        types::I64,
-                        types::I32,
-                        types::I32,
-                    ],
-                );
-                let draw = self.b.ins().iconst(types::I32, i64::from(*draw));
-                let normal = self
-                    .b
-                    .ins()
-                    .iconst(types::I32, i64::from(*kind == RandomFn::Normal));
-                let first = self.b.ins().iadd(self.index, self.first_neuron);
-                let mut lanes = Vec::new();
-                for lane in 0..2 {
-                    let neuron = self.b.ins().iadd_imm_s(first, lane);
-                    let args = [self.seed, self.population, neuron, self.step, draw, normal];
-                    let call = self.b.ins().call(f, &args);
-                    lanes.push(self.b.inst_results(call)[0]);
-                }
-                let r = self.pack(lanes[0], lanes[1]);
-                Val::Real(self.round(r))
-            }
-            Expr::RoundToInt(x) => {
-                let x = self.expr(*x);
-                let x = self.real_of(x);
-                let r = self.round_half_away(x);
-                Val::Int(self.lanes_to_int(r))
-            }
-        }
+        exprs::expr(self, ir, h)
     }
 
     fn load(&mut self, place: Place) -> Val {
@@ -598,156 +471,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
         self.b.ins().sshr_imm_u(x, 32)
     }
 
-    /// Binary operations with the interpreter's rules for mixed kinds (as
-    /// the scalar kernel's `Emitter::binary`).
-    fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
-        if let (Val::Int(x), Val::Int(y)) = (a, b) {
-            let int_cc = super::lower::int_cc(op);
-            match op {
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
-                    let r = match op {
-                        BinaryOp::Add => self.b.ins().iadd(x, y),
-                        BinaryOp::Sub => self.b.ins().isub(x, y),
-                        _ => self.b.ins().imul(x, y),
-                    };
-                    return Val::Int(self.wrap(r));
-                }
-                BinaryOp::And | BinaryOp::Or => {}
-                _ => {
-                    if let Some(cc) = int_cc {
-                        return Val::Bool(self.b.ins().icmp(cc, x, y));
-                    }
-                    let (x, y) = (self.real_of(a), self.real_of(b));
-                    return Val::Real(self.real_binary(op, x, y));
-                }
-            }
-        }
-        let float_cc = super::lower::float_cc(op);
-        match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let r = if op == BinaryOp::And {
-                    self.b.ins().band(x, y)
-                } else {
-                    self.b.ins().bor(x, y)
-                };
-                Val::Bool(r)
-            }
-            BinaryOp::Eq | BinaryOp::Ne if ty == Type::Bool && matches!(a, Val::Bool(_)) => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let cc = if op == BinaryOp::Eq {
-                    IntCC::Equal
-                } else {
-                    IntCC::NotEqual
-                };
-                Val::Bool(self.b.ins().icmp(cc, x, y))
-            }
-            _ => {
-                let (x, y) = (self.real_of(a), self.real_of(b));
-                match float_cc {
-                    Some(cc) => Val::Bool(self.b.ins().fcmp(cc, x, y)),
-                    None => Val::Real(self.real_binary(op, x, y)),
-                }
-            }
-        }
-    }
-
-    fn real_binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
-        let r = match op {
-            BinaryOp::Add => self.b.ins().fadd(a, b),
-            BinaryOp::Sub => self.b.ins().fsub(a, b),
-            BinaryOp::Mul => self.b.ins().fmul(a, b),
-            BinaryOp::Div => self.b.ins().fdiv(a, b),
-            BinaryOp::Rem => {
-                let q = self.b.ins().fdiv(a, b);
-                let q = self.b.ins().floor(q);
-                let p = self.b.ins().fmul(b, q);
-                self.b.ins().fsub(a, p)
-            }
-            BinaryOp::Pow => self.call_lanes(math::POW, &[a, b]),
-            // Comparisons and logic are handled by `binary`.
-            _ => a,
-        };
-        self.round(r)
-    }
-
-    fn math(&mut self, m: MathFn, a: &[Value]) -> Value {
-        if m == MathFn::Exprel {
-            return vmath::Lanes { b: &mut self.b }.exprel(a[0]);
-        }
-        if let Lowering::Call { symbol, arity } = math::lowering(m) {
-            return self.call_lanes(symbol, &a[..arity]);
-        }
-        match m {
-            MathFn::Sqrt => self.b.ins().sqrt(a[0]),
-            MathFn::Abs => self.b.ins().fabs(a[0]),
-            MathFn::Floor => self.b.ins().floor(a[0]),
-            MathFn::Ceil => self.b.ins().ceil(a[0]),
-            MathFn::Round => self.round_half_away(a[0]),
-            MathFn::Min => self.min(a[0], a[1]),
-            MathFn::Max => self.max(a[0], a[1]),
-            MathFn::Clip => {
-                let m = self.max(a[0], a[1]);
-                self.min(m, a[2])
-            }
-            MathFn::Sign => {
-                let zero = self.real_splat(0.0);
-                let one = self.real_splat(1.0);
-                let minus_one = self.real_splat(-1.0);
-                let neg = self.b.ins().fcmp(FloatCC::LessThan, a[0], zero);
-                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
-                let r = self.select(neg, minus_one, a[0]);
-                self.select(pos, one, r)
-            }
-            MathFn::Heaviside => {
-                let zero = self.real_splat(0.0);
-                let one = self.real_splat(1.0);
-                let pos = self.b.ins().fcmp(FloatCC::GreaterThan, a[0], zero);
-                self.select(pos, one, zero)
-            }
-            // Calls, handled above.
-            _ => a[0],
-        }
-    }
-
-    /// `f64::min` lane by lane (see the scalar kernel's `Emitter::min`).
-    fn min(&mut self, a: Value, b: Value) -> Value {
-        let less = self.b.ins().fcmp(FloatCC::LessThan, b, a);
-        let m = self.select(less, b, a);
-        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
-        self.select(a_nan, b, m)
-    }
-
-    /// `f64::max` lane by lane.
-    fn max(&mut self, a: Value, b: Value) -> Value {
-        let greater = self.b.ins().fcmp(FloatCC::GreaterThan, b, a);
-        let m = self.select(greater, b, a);
-        let a_nan = self.b.ins().fcmp(FloatCC::Unordered, a, a);
-        self.select(a_nan, b, m)
-    }
-
-    /// `f64::round` lane by lane: `trunc(x)`, plus `±1` (the sign of `x`)
-    /// where the dropped fraction is at least one half.
-    fn round_half_away(&mut self, x: Value) -> Value {
-        let t = self.b.ins().trunc(x);
-        let fraction = self.b.ins().fsub(x, t);
-        let fraction = self.b.ins().fabs(fraction);
-        let half = self.real_splat(0.5);
-        let up = self
-            .b
-            .ins()
-            .fcmp(FloatCC::GreaterThanOrEqual, fraction, half);
-        let flags = MemFlagsData::new();
-        let bits = self.b.ins().bitcast(types::I64X2, flags, x);
-        let sign = self.int_splat(i64::MIN);
-        let sign = self.b.ins().band(bits, sign);
-        let one = self.int_splat(1.0f64.to_bits() as i64);
-        let step = self.b.ins().bor(one, sign);
-        let step = self.b.ins().bitcast(types::F64X2, flags, step);
-        let away = self.b.ins().fadd(t, step);
-        self.select(up, away, t)
-    }
-
     /// Two `f64` values as the lanes of an `f64x2`.
     fn pack(&mut self, lane0: Value, lane1: Value) -> Value {
         let v = self.b.ins().scalar_to_vector(types::F64X2, lane0);
@@ -774,8 +497,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
         super::lower::import(self.module, self.b.func, &mut self.imports, symbol, params)
     }
 
-    // ----- conversions ------------------------------------------------
-
     /// Reals as `i32` lanes (`x as i32`, saturating, NaN 0), sign-extended.
     fn lanes_to_int(&mut self, x: Value) -> Value {
         let mut out = Vec::new();
@@ -786,6 +507,135 @@ impl<'m, 'f> Pairs<'m, 'f> {
         }
         let v = self.b.ins().scalar_to_vector(types::I64X2, out[0]);
         self.b.ins().insertlane(v, out[1], 1)
+    }
+
+    fn int_of(&mut self, v: Val) -> Value {
+        match v {
+            Val::Int(i) => i,
+            Val::Bool(m) => self.b.ins().ineg(m),
+            Val::Real(x) => self.lanes_to_int(x),
+        }
+    }
+}
+
+impl exprs::Lower for Pairs<'_, '_> {
+    type V = Value;
+
+    ops::same_for_lanes!();
+
+    fn real(&mut self, x: f64) -> Value {
+        self.real_splat(x)
+    }
+
+    fn int(&mut self, x: i32) -> Value {
+        self.int_splat(i64::from(x))
+    }
+
+    fn truth(&mut self, x: bool) -> Value {
+        self.int_splat(if x { -1 } else { 0 })
+    }
+
+    fn load(&mut self, place: Place) -> Val {
+        Pairs::load(self, place)
+    }
+
+    fn time(&mut self) -> Value {
+        self.t
+    }
+
+    fn dt(&mut self) -> Value {
+        self.dt
+    }
+
+    fn index(&mut self) -> Value {
+        let neuron = self.b.ins().iadd(self.index, self.first_neuron);
+        let x = self.b.ins().fcvt_from_uint(types::F64, neuron);
+        let x = self.b.ins().splat(types::F64X2, x);
+        let zero = self.b.ins().f64const(0.0);
+        let one = self.b.ins().f64const(1.0);
+        let lanes = self.b.ins().scalar_to_vector(types::F64X2, zero);
+        let lanes = self.b.ins().insertlane(lanes, one, 1);
+        self.b.ins().fadd(x, lanes)
+    }
+
+    fn random(&mut self, kind: RandomFn, draw: u32) -> Value {
+        let f = self.import(math::RANDOM_SYMBOL, &ops::RANDOM_PARAMS);
+        let (draw, normal) = ops::draw_args(&mut self.b, kind, draw);
+        let first = self.b.ins().iadd(self.index, self.first_neuron);
+        let mut lanes = Vec::new();
+        for lane in 0..2 {
+            let neuron = self.b.ins().iadd_imm_s(first, lane);
+            let args = [self.seed, self.population, neuron, self.step, draw, normal];
+            let call = self.b.ins().call(f, &args);
+            lanes.push(self.b.inst_results(call)[0]);
+        }
+        self.pack(lanes[0], lanes[1])
+    }
+
+    fn int_arith(&mut self, op: BinaryOp, x: Value, y: Value) -> Value {
+        let r = ops::int_arith(&mut self.b, op, x, y);
+        self.wrap(r)
+    }
+
+    fn int_neg(&mut self, x: Value) -> Value {
+        let n = self.b.ins().ineg(x);
+        self.wrap(n)
+    }
+
+    fn to_int(&mut self, x: Value) -> Value {
+        self.lanes_to_int(x)
+    }
+
+    fn not(&mut self, x: Value) -> Value {
+        self.b.ins().bnot(x)
+    }
+
+    fn farith(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        ops::farith(&mut self.b, op, a, b)
+    }
+
+    /// `f64::round` lane by lane: `trunc(x)`, plus `±1` (the sign of `x`)
+    /// where the dropped fraction is at least one half.
+    fn round_half_away(&mut self, x: Value) -> Value {
+        let t = self.b.ins().trunc(x);
+        let fraction = self.b.ins().fsub(x, t);
+        let fraction = self.b.ins().fabs(fraction);
+        let half = self.real_splat(0.5);
+        let up = self
+            .b
+            .ins()
+            .fcmp(FloatCC::GreaterThanOrEqual, fraction, half);
+        let flags = MemFlagsData::new();
+        let bits = self.b.ins().bitcast(types::I64X2, flags, x);
+        let sign = self.int_splat(i64::MIN);
+        let sign = self.b.ins().band(bits, sign);
+        let one = self.int_splat(1.0f64.to_bits() as i64);
+        let step = self.b.ins().bor(one, sign);
+        let step = self.b.ins().bitcast(types::F64X2, flags, step);
+        let away = self.b.ins().fadd(t, step);
+        self.blend(up, away, t)
+    }
+
+    fn call(&mut self, symbol: &'static str, args: &[Value]) -> Value {
+        self.call_lanes(symbol, args)
+    }
+
+    fn inline_exprel(&mut self, x: Value) -> Option<Value> {
+        Some(vmath::Lanes { b: &mut self.b }.exprel(x))
+    }
+
+    fn select(&mut self, _kind: exprs::Kind, c: Value, x: Value, y: Value) -> Value {
+        self.blend(c, x, y)
+    }
+
+    /// Rounds both lanes to single precision and back in `f32` models.
+    fn round(&mut self, x: Value) -> Value {
+        if self.single {
+            let s = self.b.ins().fvdemote(x);
+            self.b.ins().fvpromote_low(s)
+        } else {
+            x
+        }
     }
 
     fn real_of(&mut self, v: Val) -> Value {
@@ -822,14 +672,6 @@ impl<'m, 'f> Pairs<'m, 'f> {
             }
         }
     }
-
-    fn int_of(&mut self, v: Val) -> Value {
-        match v {
-            Val::Int(i) => i,
-            Val::Bool(m) => self.b.ins().ineg(m),
-            Val::Real(x) => self.lanes_to_int(x),
-        }
-    }
 }
 
 /// The Cranelift type of a value of an IR type, for two neurons.
@@ -853,7 +695,7 @@ impl lanes::MaskedLanes for Pairs<'_, '_> {
     }
 
     fn and(&mut self, a: &Value, b: &Value) -> Value {
-        self.b.ins().band(*a, *b)
+        exprs::Lower::and(self, *a, *b)
     }
 
     fn and_not(&mut self, a: &Value, b: &Value) -> Value {
@@ -861,7 +703,7 @@ impl lanes::MaskedLanes for Pairs<'_, '_> {
     }
 
     fn not(&mut self, a: &Value) -> Value {
-        self.b.ins().bnot(*a)
+        exprs::Lower::not(self, *a)
     }
 
     fn store(&mut self, place: Place, v: Val) {

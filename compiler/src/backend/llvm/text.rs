@@ -25,12 +25,13 @@
 
 use crate::abi::StepContext;
 use crate::backend::BackendError;
+use crate::backend::exprs::{self, Lower as _};
 use crate::backend::lanes;
-use crate::backend::math::{self, Lowering};
+use crate::backend::math;
 use crate::backend::places::{ExprCache, used_places};
 use crate::ir::exprel as reference;
 use crate::ir::{
-    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, UnaryOp, Verified,
+    BinaryOp, Expr, Handle, MathFn, NeuronIr, Place, Precision, RandomFn, Type, Verified,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -41,16 +42,9 @@ pub(super) const KERNEL: &str = "nmlc_lanes";
 pub(super) const MATH_PREFIX: &str = "nmlc_m_";
 
 /// A lowered IR value for `W` neurons: the name of an SSA value or a
-/// constant, in the syntax of an operand.
-#[derive(Clone, Debug)]
-enum Val {
-    /// `<W x double>`.
-    Real(String),
-    /// `<W x i32>`.
-    Int(String),
-    /// `<W x i1>`.
-    Bool(String),
-}
+/// constant, in the syntax of an operand; `<W x double>` reals, `<W x i32>`
+/// integers, `<W x i1>` truth values.
+type Val = exprs::Val<String>;
 
 /// The text of a function body being written.
 struct Code {
@@ -690,7 +684,7 @@ impl Kernel<'_> {
                 if matches!(place, Place::Local(_)) {
                     x
                 } else {
-                    self.round(&x)
+                    self.round(x)
                 }
             }
             Type::I32 => self.int_of(v),
@@ -708,143 +702,11 @@ impl Kernel<'_> {
         self.cache.forget(place);
     }
 
-    /// Rounds every lane to single precision and back in `f32` models.
-    fn round(&mut self, x: &str) -> String {
-        if self.single {
-            let (d, f) = (self.code.d(), self.code.vt("float"));
-            let s = self.code.val(&format!("fptrunc {d} {x} to {f}"));
-            self.code.val(&format!("fpext {f} {s} to {d}"))
-        } else {
-            x.to_string()
-        }
-    }
-
     // ----- expressions ------------------------------------------------
 
     fn expr(&mut self, h: Handle<Expr>) -> Val {
-        if let Some(v) = self.cache.get(h) {
-            return v;
-        }
-        let v = self.lower_expr(h);
-        self.cache.insert(h, v.clone());
-        v
-    }
-
-    fn lower_expr(&mut self, h: Handle<Expr>) -> Val {
         let ir = self.ir;
-        match ir.exprs.get(h) {
-            Expr::Real(x) => {
-                let x = if self.single {
-                    f64::from(*x as f32)
-                } else {
-                    *x
-                };
-                Val::Real(self.code.real(x))
-            }
-            Expr::Int(i) => Val::Int(self.code.int(*i)),
-            Expr::Bool(v) => Val::Bool(self.code.truth(*v)),
-            Expr::Load(place) => self.load(*place),
-            Expr::Time => Val::Real(self.ctx.t.clone()),
-            Expr::Dt => Val::Real(self.ctx.dt.clone()),
-            Expr::Index => {
-                let first = self.ctx.first.clone();
-                let n = self.code.val(&format!("add i32 {}, {first}", self.index));
-                let n = splat_scalar(&mut self.code, "i32", &n);
-                let offsets: Vec<String> =
-                    (0..self.code.lanes).map(|l| format!("i32 {l}")).collect();
-                let i = self.code.i();
-                let n = self
-                    .code
-                    .val(&format!("add {i} {n}, <{}>", offsets.join(", ")));
-                let d = self.code.d();
-                Val::Real(self.code.val(&format!("uitofp {i} {n} to {d}")))
-            }
-            Expr::Unary(op, x) => {
-                let x = self.expr(*x);
-                match (op, x) {
-                    (UnaryOp::Neg, Val::Int(x)) => {
-                        let i = self.code.i();
-                        Val::Int(self.code.val(&format!("sub {i} zeroinitializer, {x}")))
-                    }
-                    (UnaryOp::Neg, other) => {
-                        let r = self.real_of(other);
-                        let d = self.code.d();
-                        Val::Real(self.code.val(&format!("fneg {d} {r}")))
-                    }
-                    (UnaryOp::Not, other) => {
-                        let c = self.bool_of(other);
-                        let b = self.code.b();
-                        let all = self.code.truth(true);
-                        Val::Bool(self.code.val(&format!("xor {b} {c}, {all}")))
-                    }
-                }
-            }
-            Expr::Binary(op, a, b) => {
-                let (a, b) = (self.expr(*a), self.expr(*b));
-                self.binary(*op, a, b, ir.exprs.ty(h))
-            }
-            Expr::Math(m, xs) => {
-                let args: Vec<String> = xs
-                    .iter()
-                    .map(|x| {
-                        let v = self.expr(*x);
-                        self.real_of(v)
-                    })
-                    .collect();
-                let r = self.math(*m, &args);
-                Val::Real(self.round(&r))
-            }
-            Expr::Select(c, a, b) => {
-                let (c, a, b) = (self.expr(*c), self.expr(*a), self.expr(*b));
-                let c = self.bool_of(c);
-                match (a, b) {
-                    (Val::Int(x), Val::Int(y)) => {
-                        let i = self.code.i();
-                        Val::Int(self.code.select(&i, &c, &x, &y))
-                    }
-                    (Val::Bool(x), Val::Bool(y)) => {
-                        let b = self.code.b();
-                        Val::Bool(self.code.select(&b, &c, &x, &y))
-                    }
-                    (a, b) => {
-                        let (x, y) = (self.real_of(a), self.real_of(b));
-                        Val::Real(self.code.dselect(&c, &x, &y))
-                    }
-                }
-            }
-            Expr::Random(kind, draw) => {
-                self.uses_random = true;
-                let normal = i32::from(*kind == RandomFn::Normal);
-                let first = self.ctx.first.clone();
-                let first = self.code.val(&format!("add i32 {}, {first}", self.index));
-                let Ctx {
-                    seed,
-                    population,
-                    step,
-                    ..
-                } = &self.ctx;
-                let (seed, population, step) = (seed.clone(), population.clone(), step.clone());
-                let d = self.code.d();
-                let mut acc = "undef".to_string();
-                for lane in 0..self.code.lanes {
-                    let neuron = self.code.val(&format!("add i32 {first}, {lane}"));
-                    let x = self.code.val(&format!(
-                        "call double @{}(i64 {seed}, i32 {population}, i32 {neuron}, i64 {step}, i32 {draw}, i32 {normal})",
-                        math::RANDOM_SYMBOL
-                    ));
-                    acc = self
-                        .code
-                        .val(&format!("insertelement {d} {acc}, double {x}, i32 {lane}"));
-                }
-                Val::Real(self.round(&acc))
-            }
-            Expr::RoundToInt(x) => {
-                let x = self.expr(*x);
-                let x = self.real_of(x);
-                let r = self.code.intrinsic("round", &x);
-                Val::Int(self.saturate_to_int(&r))
-            }
-        }
+        exprs::expr(self, ir, h)
     }
 
     fn load(&mut self, place: Place) -> Val {
@@ -871,131 +733,6 @@ impl Kernel<'_> {
         }
     }
 
-    /// Binary operations with the interpreter's rules for mixed kinds (as
-    /// the two-neuron kernel's `binary`).
-    fn binary(&mut self, op: BinaryOp, a: Val, b: Val, ty: Type) -> Val {
-        if let (Val::Int(x), Val::Int(y)) = (&a, &b) {
-            let i = self.code.i();
-            match op {
-                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
-                    let name = match op {
-                        BinaryOp::Add => "add",
-                        BinaryOp::Sub => "sub",
-                        _ => "mul",
-                    };
-                    return Val::Int(self.code.val(&format!("{name} {i} {x}, {y}")));
-                }
-                BinaryOp::And | BinaryOp::Or => {}
-                _ => {
-                    if let Some(cc) = int_cc(op) {
-                        return Val::Bool(self.code.val(&format!("icmp {cc} {i} {x}, {y}")));
-                    }
-                    let (x, y) = (self.real_of(a), self.real_of(b));
-                    return Val::Real(self.real_binary(op, &x, &y));
-                }
-            }
-        }
-        match op {
-            BinaryOp::And | BinaryOp::Or => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let name = if op == BinaryOp::And { "and" } else { "or" };
-                let bt = self.code.b();
-                Val::Bool(self.code.val(&format!("{name} {bt} {x}, {y}")))
-            }
-            BinaryOp::Eq | BinaryOp::Ne if ty == Type::Bool && matches!(a, Val::Bool(_)) => {
-                let (x, y) = (self.bool_of(a), self.bool_of(b));
-                let cc = if op == BinaryOp::Eq { "eq" } else { "ne" };
-                let bt = self.code.b();
-                Val::Bool(self.code.val(&format!("icmp {cc} {bt} {x}, {y}")))
-            }
-            _ => {
-                let (x, y) = (self.real_of(a), self.real_of(b));
-                match float_cc(op) {
-                    Some(cc) => Val::Bool(self.code.fcmp(cc, &x, &y)),
-                    None => Val::Real(self.real_binary(op, &x, &y)),
-                }
-            }
-        }
-    }
-
-    fn real_binary(&mut self, op: BinaryOp, a: &str, b: &str) -> String {
-        let r = match op {
-            BinaryOp::Add => self.code.fbin("fadd", a, b),
-            BinaryOp::Sub => self.code.fbin("fsub", a, b),
-            BinaryOp::Mul => self.code.fbin("fmul", a, b),
-            BinaryOp::Div => self.code.fbin("fdiv", a, b),
-            BinaryOp::Rem => {
-                let q = self.code.fbin("fdiv", a, b);
-                let q = self.code.intrinsic("floor", &q);
-                let p = self.code.fbin("fmul", b, &q);
-                self.code.fbin("fsub", a, &p)
-            }
-            BinaryOp::Pow => self.call_lanes(math::POW, &[a.to_string(), b.to_string()]),
-            // Comparisons and logic are handled by `binary`.
-            _ => a.to_string(),
-        };
-        self.round(&r)
-    }
-
-    fn math(&mut self, m: MathFn, a: &[String]) -> String {
-        if m == MathFn::Exprel {
-            self.uses_exprel = true;
-            let d = self.code.d();
-            return self
-                .code
-                .val(&format!("call {d} @nmlc_exprel_v({d} {})", a[0]));
-        }
-        if let Lowering::Call { symbol, arity } = math::lowering(m) {
-            return self.call_lanes(symbol, &a[..arity]);
-        }
-        let c = &mut self.code;
-        match m {
-            MathFn::Sqrt => c.intrinsic("sqrt", &a[0]),
-            MathFn::Abs => c.intrinsic("fabs", &a[0]),
-            MathFn::Floor => c.intrinsic("floor", &a[0]),
-            MathFn::Ceil => c.intrinsic("ceil", &a[0]),
-            MathFn::Round => c.intrinsic("round", &a[0]),
-            MathFn::Min => self.min(&a[0], &a[1]),
-            MathFn::Max => self.max(&a[0], &a[1]),
-            MathFn::Clip => {
-                let m = self.max(&a[0], &a[1]);
-                self.min(&m, &a[2])
-            }
-            MathFn::Sign => {
-                let (zero, one, minus_one) = (c.real(0.0), c.real(1.0), c.real(-1.0));
-                let neg = c.fcmp("olt", &a[0], &zero);
-                let pos = c.fcmp("ogt", &a[0], &zero);
-                let r = c.dselect(&neg, &minus_one, &a[0]);
-                c.dselect(&pos, &one, &r)
-            }
-            MathFn::Heaviside => {
-                let (zero, one) = (c.real(0.0), c.real(1.0));
-                let pos = c.fcmp("ogt", &a[0], &zero);
-                c.dselect(&pos, &one, &zero)
-            }
-            // Calls, handled above.
-            _ => a[0].clone(),
-        }
-    }
-
-    /// `f64::min` lane by lane (as the two-neuron kernel's `min`).
-    fn min(&mut self, a: &str, b: &str) -> String {
-        let c = &mut self.code;
-        let less = c.fcmp("olt", b, a);
-        let m = c.dselect(&less, b, a);
-        let a_nan = c.fcmp("uno", a, a);
-        c.dselect(&a_nan, b, &m)
-    }
-
-    /// `f64::max` lane by lane.
-    fn max(&mut self, a: &str, b: &str) -> String {
-        let c = &mut self.code;
-        let greater = c.fcmp("ogt", b, a);
-        let m = c.dselect(&greater, b, a);
-        let a_nan = c.fcmp("uno", a, a);
-        c.dselect(&a_nan, b, &m)
-    }
-
     /// A libm function called for each lane.
     fn call_lanes(&mut self, symbol: &'static str, args: &[String]) -> String {
         self.calls.insert(symbol, args.len());
@@ -1019,14 +756,219 @@ impl Kernel<'_> {
         acc
     }
 
-    // ----- conversions ------------------------------------------------
-
     /// Reals as `i32` lanes (`x as i32`: saturating, NaN 0).
     fn saturate_to_int(&mut self, x: &str) -> String {
         let (d, i, lanes) = (self.code.d(), self.code.i(), self.code.lanes);
         self.code.val(&format!(
             "call {i} @llvm.fptosi.sat.v{lanes}i32.v{lanes}f64({d} {x})"
         ))
+    }
+
+    fn int_of(&mut self, v: Val) -> String {
+        match v {
+            Val::Int(x) => x,
+            Val::Bool(m) => {
+                let (i, b) = (self.code.i(), self.code.b());
+                self.code.val(&format!("zext {b} {m} to {i}"))
+            }
+            Val::Real(x) => self.saturate_to_int(&x),
+        }
+    }
+}
+
+impl exprs::Lower for Kernel<'_> {
+    type V = String;
+
+    fn cache(&mut self) -> &mut ExprCache<Val> {
+        &mut self.cache
+    }
+
+    fn single(&self) -> bool {
+        self.single
+    }
+
+    fn real(&mut self, x: f64) -> String {
+        self.code.real(x)
+    }
+
+    fn int(&mut self, x: i32) -> String {
+        self.code.int(x)
+    }
+
+    fn truth(&mut self, x: bool) -> String {
+        self.code.truth(x)
+    }
+
+    fn load(&mut self, place: Place) -> Val {
+        Kernel::load(self, place)
+    }
+
+    fn time(&mut self) -> String {
+        self.ctx.t.clone()
+    }
+
+    fn dt(&mut self) -> String {
+        self.ctx.dt.clone()
+    }
+
+    fn index(&mut self) -> String {
+        let first = self.ctx.first.clone();
+        let n = self.code.val(&format!("add i32 {}, {first}", self.index));
+        let n = splat_scalar(&mut self.code, "i32", &n);
+        let offsets: Vec<String> = (0..self.code.lanes).map(|l| format!("i32 {l}")).collect();
+        let i = self.code.i();
+        let n = self
+            .code
+            .val(&format!("add {i} {n}, <{}>", offsets.join(", ")));
+        let d = self.code.d();
+        self.code.val(&format!("uitofp {i} {n} to {d}"))
+    }
+
+    fn random(&mut self, kind: RandomFn, draw: u32) -> String {
+        self.uses_random = true;
+        let normal = i32::from(kind == RandomFn::Normal);
+        let first = self.ctx.first.clone();
+        let first = self.code.val(&format!("add i32 {}, {first}", self.index));
+        let Ctx {
+            seed,
+            population,
+            step,
+            ..
+        } = &self.ctx;
+        let (seed, population, step) = (seed.clone(), population.clone(), step.clone());
+        let d = self.code.d();
+        let mut acc = "undef".to_string();
+        for lane in 0..self.code.lanes {
+            let neuron = self.code.val(&format!("add i32 {first}, {lane}"));
+            let x = self.code.val(&format!(
+                "call double @{}(i64 {seed}, i32 {population}, i32 {neuron}, i64 {step}, i32 {draw}, i32 {normal})",
+                math::RANDOM_SYMBOL
+            ));
+            acc = self
+                .code
+                .val(&format!("insertelement {d} {acc}, double {x}, i32 {lane}"));
+        }
+        acc
+    }
+
+    fn int_arith(&mut self, op: BinaryOp, x: String, y: String) -> String {
+        let name = match op {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            _ => "mul",
+        };
+        let i = self.code.i();
+        self.code.val(&format!("{name} {i} {x}, {y}"))
+    }
+
+    fn int_neg(&mut self, x: String) -> String {
+        let i = self.code.i();
+        self.code.val(&format!("sub {i} zeroinitializer, {x}"))
+    }
+
+    fn int_cmp(&mut self, op: BinaryOp, x: String, y: String) -> String {
+        let cc = int_cc(op).expect("a comparison");
+        let i = self.code.i();
+        self.code.val(&format!("icmp {cc} {i} {x}, {y}"))
+    }
+
+    fn to_int(&mut self, x: String) -> String {
+        self.saturate_to_int(&x)
+    }
+
+    fn and(&mut self, x: String, y: String) -> String {
+        let b = self.code.b();
+        self.code.val(&format!("and {b} {x}, {y}"))
+    }
+
+    fn or(&mut self, x: String, y: String) -> String {
+        let b = self.code.b();
+        self.code.val(&format!("or {b} {x}, {y}"))
+    }
+
+    fn not(&mut self, x: String) -> String {
+        let (b, all) = (self.code.b(), self.code.truth(true));
+        self.code.val(&format!("xor {b} {x}, {all}"))
+    }
+
+    fn truth_eq(&mut self, op: BinaryOp, x: String, y: String) -> String {
+        let cc = if op == BinaryOp::Eq { "eq" } else { "ne" };
+        let b = self.code.b();
+        self.code.val(&format!("icmp {cc} {b} {x}, {y}"))
+    }
+
+    fn fneg(&mut self, x: String) -> String {
+        let d = self.code.d();
+        self.code.val(&format!("fneg {d} {x}"))
+    }
+
+    fn farith(&mut self, op: BinaryOp, x: String, y: String) -> String {
+        let name = match op {
+            BinaryOp::Add => "fadd",
+            BinaryOp::Sub => "fsub",
+            BinaryOp::Mul => "fmul",
+            _ => "fdiv",
+        };
+        self.code.fbin(name, &x, &y)
+    }
+
+    fn fcmp(&mut self, op: BinaryOp, x: String, y: String) -> String {
+        let cc = float_cc(op).expect("a comparison");
+        self.code.fcmp(cc, &x, &y)
+    }
+
+    fn is_nan(&mut self, x: String) -> String {
+        self.code.fcmp("uno", &x, &x)
+    }
+
+    fn native(&mut self, m: MathFn, x: String) -> String {
+        let name = match m {
+            MathFn::Sqrt => "sqrt",
+            MathFn::Abs => "fabs",
+            MathFn::Floor => "floor",
+            _ => "ceil",
+        };
+        self.code.intrinsic(name, &x)
+    }
+
+    /// `llvm.round`: half away from zero, as `f64::round`.
+    fn round_half_away(&mut self, x: String) -> String {
+        self.code.intrinsic("round", &x)
+    }
+
+    fn call(&mut self, symbol: &'static str, args: &[String]) -> String {
+        self.call_lanes(symbol, args)
+    }
+
+    fn inline_exprel(&mut self, x: String) -> Option<String> {
+        self.uses_exprel = true;
+        let d = self.code.d();
+        Some(self.code.val(&format!("call {d} @nmlc_exprel_v({d} {x})")))
+    }
+
+    fn select(&mut self, kind: exprs::Kind, c: String, x: String, y: String) -> String {
+        match kind {
+            exprs::Kind::Real => self.code.dselect(&c, &x, &y),
+            exprs::Kind::Int => {
+                let i = self.code.i();
+                self.code.select(&i, &c, &x, &y)
+            }
+            exprs::Kind::Bool => {
+                let b = self.code.b();
+                self.code.select(&b, &c, &x, &y)
+            }
+        }
+    }
+
+    /// Rounds every lane to single precision and back in `f32` models.
+    fn round(&mut self, x: String) -> String {
+        if self.single {
+            let (d, f) = (self.code.d(), self.code.vt("float"));
+            let s = self.code.val(&format!("fptrunc {d} {x} to {f}"));
+            self.code.val(&format!("fpext {f} {s} to {d}"))
+        } else {
+            x
+        }
     }
 
     fn real_of(&mut self, v: Val) -> String {
@@ -1049,17 +991,6 @@ impl Kernel<'_> {
                 let zero = self.code.real(0.0);
                 self.code.fcmp("une", &x, &zero)
             }
-        }
-    }
-
-    fn int_of(&mut self, v: Val) -> String {
-        match v {
-            Val::Int(x) => x,
-            Val::Bool(m) => {
-                let (i, b) = (self.code.i(), self.code.b());
-                self.code.val(&format!("zext {b} {m} to {i}"))
-            }
-            Val::Real(x) => self.saturate_to_int(&x),
         }
     }
 }
@@ -1104,18 +1035,16 @@ impl lanes::MaskedLanes for Kernel<'_> {
     }
 
     fn and(&mut self, a: &String, b: &String) -> String {
-        let t = self.code.b();
-        self.code.val(&format!("and {t} {a}, {b}"))
+        exprs::Lower::and(self, a.clone(), b.clone())
     }
 
     fn and_not(&mut self, a: &String, b: &String) -> String {
-        let not_b = self.not(b);
-        self.and(a, &not_b)
+        let not_b = exprs::Lower::not(self, b.clone());
+        exprs::Lower::and(self, a.clone(), not_b)
     }
 
     fn not(&mut self, a: &String) -> String {
-        let (t, all) = (self.code.b(), self.code.truth(true));
-        self.code.val(&format!("xor {t} {a}, {all}"))
+        exprs::Lower::not(self, a.clone())
     }
 
     fn store(&mut self, place: Place, v: Val) {
