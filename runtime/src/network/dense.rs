@@ -83,7 +83,10 @@ dispatch! {
 #[inline(always)]
 fn count_body(words: &[u32; WORDS], thresholds: &[u32], counts: &mut [u32; WORDS]) {
     *counts = [0; WORDS];
-    for &t in thresholds {
+    // The thresholds increase: none above the largest word counts, and
+    // the table's tail (counts of small probability) is mostly above it.
+    let top = words.iter().copied().max().unwrap_or(0);
+    for &t in thresholds.iter().take_while(|&&t| t <= top) {
         for (c, &w) in counts.iter_mut().zip(words) {
             *c += u32::from(w >= t);
         }
@@ -314,6 +317,11 @@ mod tests {
             assert_eq!(counts[..], expected[..]);
             count(&words, &[], &mut counts);
             assert_eq!(counts, [0; WORDS]);
+            // Every word below the third threshold: the rest are skipped.
+            let small: [u32; WORDS] = std::array::from_fn(|j| [0, 10, 19][j % 3]);
+            count(&small, &thresholds, &mut counts);
+            let expected: [u32; WORDS] = std::array::from_fn(|j| [0, 1, 1][j % 3]);
+            assert_eq!(counts, expected);
         }
     }
 
