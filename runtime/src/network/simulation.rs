@@ -64,7 +64,7 @@ pub struct Progress {
 struct Net<'c, 'p> {
     compiled: &'c CompiledNetwork<'p>,
     /// Per thread, its chunk of every population (in population order).
-    shares: Vec<Mutex<Vec<Chunk>>>,
+    shares: Vec<Padded<Mutex<Vec<Chunk>>>>,
     /// Per population, the first neuron of each thread's chunk, then the
     /// population size.
     bounds: Vec<Vec<usize>>,
@@ -168,6 +168,13 @@ impl Train {
         }
     }
 }
+
+/// A value alone in its cache lines (two of them, as the adjacent-line
+/// prefetcher fetches pairs): the threads' shares sit side by side, and
+/// each thread locks its own every step; sharing a line would move it
+/// between the cores at every lock.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// One thread's share of a population: neurons `start..start + len`.
 ///
@@ -458,7 +465,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
             compiled,
             net: Net {
                 compiled,
-                shares: shares.into_iter().map(Mutex::new).collect(),
+                shares: shares.into_iter().map(|s| Padded(Mutex::new(s))).collect(),
                 bounds,
                 buffered,
                 incoming,
@@ -477,7 +484,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
             source_cursor: vec![0; compiled.populations.len()],
             pending: false,
         };
-        sim.net.sample(&mut sim.recorders, 0);
+        sim.net.sample(&mut sim.recorders, &mut sim.net.lock(), 0);
         let mut chunks = sim.net.lock();
         for p in 0..compiled.populations.len() {
             for k in 0..threads {
@@ -592,12 +599,17 @@ impl<'c, 'p> Simulation<'c, 'p> {
             pending,
         } = self;
         let net: &Net = net;
+        // The serial part before a step's parallel phase: continuous
+        // coupling and arrivals at plastic synapses (most networks have
+        // neither, and skip it).
+        let serial_before = plastic.iter().any(Option::is_some)
+            || net.projections.iter().any(|p| !p.continuous.is_empty());
         let work = |k: usize, command: u64| net.parallel_phase(k, command);
         with_team(threads, &work, |team| {
             let mut outcome = Ok(());
             while *steps_done < steps {
                 let n = *steps_done;
-                {
+                if serial_before {
                     let mut chunks = net.lock();
                     net.couple(&mut chunks);
                     net.plastic_arrivals(plastic, &mut chunks, n);
@@ -614,13 +626,14 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 drop(spikes);
                 *synaptic_events += net.plastic_spikes(plastic, &mut chunks, n);
                 *steps_done = n + 1;
-                drop(chunks);
-                net.sample(recorders, n + 1);
-                if let Some(e) = net.fault(&mut net.lock(), n + 1) {
+                // Sampled first, so the traces hold the step that failed.
+                net.sample(recorders, &mut chunks, n + 1);
+                if let Some(e) = net.fault(&mut chunks, n + 1) {
                     *stopped = true;
                     outcome = Err(e);
                     break;
                 }
+                drop(chunks);
                 let progress = Progress {
                     steps_done: n + 1,
                     steps,
@@ -647,7 +660,7 @@ impl Net<'_, '_> {
     /// Every thread's chunks, for the serial part of a step.
     fn lock(&self) -> Chunks<'_> {
         Chunks {
-            shares: self.shares.iter().map(lock).collect(),
+            shares: self.shares.iter().map(|s| lock(&s.0)).collect(),
             bounds: &self.bounds,
         }
     }
@@ -657,7 +670,7 @@ impl Net<'_, '_> {
     /// (unless `DELIVER_ONLY`) apply the events due at step `n` and update
     /// the neurons.
     fn parallel_phase(&self, k: usize, command: u64) {
-        let mut share = lock(&self.shares[k]);
+        let mut share = lock(&self.shares[k].0);
         let n = command >> 2;
         if command & PROPAGATE != 0 {
             let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
@@ -947,7 +960,7 @@ impl Net<'_, '_> {
 
     /// Samples the traces due at the step boundary `boundary` (time
     /// `boundary · dt`).
-    fn sample(&self, recorders: &mut Recorders, boundary: u64) {
+    fn sample(&self, recorders: &mut Recorders, chunks: &mut Chunks, boundary: u64) {
         if !recorders
             .traces
             .iter()
@@ -955,7 +968,6 @@ impl Net<'_, '_> {
         {
             return;
         }
-        let mut chunks = self.lock();
         let t = crate::output::grid_time(boundary, self.compiled.dt_ms);
         for trace in recorders.traces.iter_mut() {
             if !boundary.is_multiple_of(trace.every_steps) {
