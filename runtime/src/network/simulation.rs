@@ -484,8 +484,8 @@ impl<'c, 'p> Simulation<'c, 'p> {
             source_cursor: vec![0; compiled.populations.len()],
             pending: false,
         };
-        sim.net.sample(&mut sim.recorders, &mut sim.net.lock(), 0);
         let mut chunks = sim.net.lock();
+        sim.net.sample(&mut sim.recorders, &mut chunks, 0);
         for p in 0..compiled.populations.len() {
             for k in 0..threads {
                 chunks.chunk(p, k).check_finite(compiled, p, None);
@@ -1069,15 +1069,19 @@ fn deliver_row(
             Weights::Constant(w) => *w,
             Weights::PerSynapse(ws) => f64::from(ws[first + s]),
         };
+        // A projection-wide delay: every event lands in one slot, whose
+        // touched entries are noted while they are few.
+        if proj.delays.is_none() {
+            let (len, index) = (
+                inbox.buffer.targets(),
+                inbox.buffer.slot_index(proj.delay_steps as usize),
+            );
+            if let Some(marks) = inbox.marks.get_mut(index) {
+                marks.note(len, targets.iter().map(|&j| at(j) as u32));
+            }
+        }
         match (counts, &proj.delays) {
             (None, None) => {
-                let (len, index) = (
-                    inbox.buffer.targets(),
-                    inbox.buffer.slot_index(proj.delay_steps as usize),
-                );
-                if let Some(marks) = inbox.marks.get_mut(index) {
-                    marks.note(len, targets.iter().map(|&j| at(j) as u32));
-                }
                 let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
                 match &effect.weights {
                     Weights::Constant(w) => {
@@ -1100,13 +1104,6 @@ fn deliver_row(
             }
             // Adding 0 for a count of 0 costs less than a branch.
             (Some(counts), None) => {
-                let (len, index) = (
-                    inbox.buffer.targets(),
-                    inbox.buffer.slot_index(proj.delay_steps as usize),
-                );
-                if let Some(marks) = inbox.marks.get_mut(index) {
-                    marks.note(len, targets.iter().map(|&j| at(j) as u32));
-                }
                 let slot = inbox.buffer.slot_mut(proj.delay_steps as usize);
                 match &effect.weights {
                     Weights::Constant(w) => {

@@ -593,23 +593,13 @@ impl<'m> Kernel<'m> {
             c.line(&format!("store {ev} {v}, {ev}* {p}, align {align}"));
         }
 
-        // Pairwise, then once into the running value.
+        // Into the running value (integer ORs: one cycle each).
         let c = &mut self.code;
-        while checks.len() > 1 {
-            let pairs = checks.split_off(0);
-            for two in pairs.chunks(2) {
-                checks.push(match two {
-                    [x, y] => c.val(&format!("or {q} {x}, {y}")),
-                    [x] => x.clone(),
-                    _ => unreachable!("chunks of at most two"),
-                });
-            }
-        }
-        if let Some(bad) = checks.pop() {
-            let so_far = c.val(&format!("load {q}, {q}* {finite}"));
-            let both = c.val(&format!("or {q} {so_far}, {bad}"));
-            c.line(&format!("store {q} {both}, {q}* {finite}"));
-        }
+        let so_far = c.val(&format!("load {q}, {q}* {finite}"));
+        let all = checks
+            .iter()
+            .fold(so_far, |acc, x| c.val(&format!("or {q} {acc}, {x}")));
+        c.line(&format!("store {q} {all}, {q}* {finite}"));
 
         // Spikes are rare: one test of every lane's flag skips the
         // appending. Each index is then written at `spikes[count]` and
