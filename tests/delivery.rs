@@ -192,6 +192,63 @@ network Threads {
 }
 
 #[test]
+fn synaptic_variables_in_decay_frames_decay_exactly_across_periods() {
+    // CUBA's `g_ex` is stored in a decay frame (a period of 1024 steps):
+    // its column holds g / e^j and is brought back to scale 1 at steps
+    // 1024 and 2048. The recorded trace must be the closed form
+    // Σ w e^{-(t - t_k) / τ} to rounding (1e-12 relative) throughout,
+    // the jumps must be `w`, and `nmlc ir` must list the frame.
+    let model = "import stdlib.neurons.vogels_abbott
+network Frames {
+    dt = 0.1 ms
+    duration = 300 ms
+    Stim = SpikeSource(1) { times = [10 ms, 20 ms, 150 ms, 205 ms] }
+    N = CubaLIF(1) { V_th = 100 mV }
+    connect Stim -> N as e { rule = all_to_all  delay = 0 ms  on pre { post.g_ex += 1.62 mV } }
+    record g_ex of N
+}";
+    let (code, stderr, out) = run("frames", model, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let g = trace(&out, "trace_N_g_ex.csv");
+    let (w, decay) = (1.62f64, (-0.1f64 / 5.0).exp());
+    // Arrivals: the first sample after each jump, which already holds one
+    // step of decay (the event is added at the start of the step, the
+    // sample is taken at its end).
+    let arrivals: Vec<f64> = g
+        .windows(2)
+        .filter(|p| p[1].1 - p[0].1 * decay > 0.5 * w)
+        .map(|p| p[1].0)
+        .collect();
+    assert_eq!(arrivals.len(), 4, "{arrivals:?}");
+    for (a, t) in arrivals.iter().zip([10.0, 20.0, 150.0, 205.0]) {
+        assert!(*a > t && *a < t + 0.25, "arrival at {a} for a spike at {t}");
+    }
+    for (t, x) in &g {
+        let want: f64 = arrivals
+            .iter()
+            .filter(|a| **a <= t + 1e-9)
+            .map(|a| w * decay.powf(((t - a) / 0.1).round() + 1.0))
+            .sum();
+        assert!(
+            (x - want).abs() <= 1e-12 * want.abs().max(1e-300),
+            "t = {t}: g_ex {x} vs {want}"
+        );
+    }
+    let ir = Command::new(env!("CARGO_BIN_EXE_nmlc"))
+        .args([
+            "ir",
+            out.parent().unwrap().join("model.nml").to_str().unwrap(),
+        ])
+        .output()
+        .expect("nmlc ir");
+    let text = String::from_utf8_lossy(&ir.stdout);
+    assert!(
+        text.contains("frame0: g_ex stored over its decay") && text.contains("(period 1024 steps)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn post_state_synapses_match_the_closed_form() {
     // A 100 pA exponential current (tau_s = 5 ms) into a passive LIF
     // (tau_m = 10 ms, C = 250 pF): V − E_L = w τm τs / (C (τm − τs)) ·

@@ -37,6 +37,7 @@ fn context(step: u64) -> StepContext {
         seed: 1,
         population: 0,
         first_neuron: 0,
+        frames: [1.0; nmlc_compiler::abi::MAX_FRAMES],
     }
 }
 

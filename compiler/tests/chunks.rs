@@ -16,6 +16,7 @@ fn context(step: u64, first_neuron: u32) -> StepContext {
         seed: 99,
         population: 1,
         first_neuron,
+        frames: [1.0; nmlc_compiler::abi::MAX_FRAMES],
     }
 }
 

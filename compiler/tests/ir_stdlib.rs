@@ -28,6 +28,7 @@ fn every_stdlib_neuron_compiles_and_runs() {
             seed: 3,
             population: 0,
             first_neuron: 0,
+            frames: [1.0; nmlc_compiler::abi::MAX_FRAMES],
         };
         interp.build(&mut cols, 3, &ctx);
         let mut spikes = Vec::new();

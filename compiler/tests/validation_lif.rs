@@ -57,6 +57,7 @@ fn simulate() -> Run {
         seed: 0,
         population: 0,
         first_neuron: 0,
+        frames: [1.0; nmlc_compiler::abi::MAX_FRAMES],
     };
     interp.build(&mut cols, 1, &ctx);
     let v = info.binding(Place::State(0)).expect("V_m column");

@@ -6,6 +6,8 @@
 //! - A step kernel runs for neurons `start..end` with a [`StepContext`]
 //!   (time at the start of the step, `dt`, step number, seed, population id)
 //!   and appends the indices of neurons that spiked to a spike list.
+//! - A state in a decay frame ([`crate::ir::Frame`]) is stored divided by
+//!   its frame's scale, which the context carries ([`StepContext::frames`]).
 //! - Random numbers are the counter-based streams of [`rng`]: draw number
 //!   `k` of neuron `i` at step `n` of population `p` is a pure function of
 //!   `(seed, p, i, n, k)` ([`random`]), so every backend and every thread
@@ -40,7 +42,14 @@ pub struct StepContext {
     /// the random streams use the population index, so results do not
     /// depend on how the population is split.
     pub first_neuron: u32,
+    /// The scale of each decay frame of the population at this step
+    /// ([`crate::ir::Frame::scale`]): a framed state's column holds its
+    /// value divided by the scale. Unused entries are 1.
+    pub frames: [f64; MAX_FRAMES],
 }
+
+/// The most decay frames a population has ([`crate::ir::Frame`]).
+pub const MAX_FRAMES: usize = 4;
 
 /// Draw `draw` of `neuron` at `step`: uniform on [0, 1) or standard normal.
 ///

@@ -56,6 +56,8 @@ pub(crate) trait Lower {
     fn dt(&mut self) -> Self::V;
     /// The population index of the neuron (of each lane), as a real.
     fn index(&mut self) -> Self::V;
+    /// The scale of decay frame `f` ([`crate::abi::StepContext::frames`]).
+    fn frame_scale(&mut self, f: u32) -> Self::V;
     /// Draw `draw` of the neuron's noise stream, before rounding.
     fn random(&mut self, kind: RandomFn, draw: u32) -> Self::V;
 
@@ -132,6 +134,7 @@ fn lower_expr<L: Lower>(l: &mut L, ir: &NeuronIr, h: Handle<Expr>) -> Val<L::V> 
         Expr::Time => Val::Real(l.time()),
         Expr::Dt => Val::Real(l.dt()),
         Expr::Index => Val::Real(l.index()),
+        Expr::FrameScale(f) => Val::Real(l.frame_scale(*f)),
         Expr::Unary(op, x) => match (op, expr(l, ir, *x)) {
             (UnaryOp::Neg, Val::Int(i)) => Val::Int(l.int_neg(i)),
             (UnaryOp::Neg, other) => {

@@ -60,36 +60,7 @@ struct Rebuilder {
 
 impl Rebuilder {
     fn block(&mut self, b: &Block) -> Block {
-        Block(b.0.iter().map(|s| self.stmt(s)).collect())
-    }
-
-    fn stmt(&mut self, s: &Stmt) -> Stmt {
-        match s {
-            Stmt::Store(p, h) => Stmt::Store(*p, self.expr(*h)),
-            Stmt::If(c, a, b) => Stmt::If(self.expr(*c), self.block(a), self.block(b)),
-            Stmt::While {
-                condition,
-                body,
-                max_iterations,
-            } => Stmt::While {
-                condition: self.expr(*condition),
-                body: self.block(body),
-                max_iterations: *max_iterations,
-            },
-            Stmt::Propagator {
-                n,
-                a,
-                phi,
-                integral,
-            } => Stmt::Propagator {
-                n: *n,
-                a: a.iter().map(|h| self.expr(*h)).collect(),
-                phi: phi.clone(),
-                integral: integral.clone(),
-            },
-            Stmt::Spike => Stmt::Spike,
-            Stmt::Integrate => Stmt::Integrate,
-        }
+        b.map_exprs(&mut |h| self.expr(h))
     }
 
     fn round(&self, x: f64) -> f64 {
@@ -292,7 +263,7 @@ fn hoist(ir: &mut NeuronIr, step: &mut Block) {
             Expr::Real(_) | Expr::Int(_) | Expr::Bool(_) | Expr::Dt => (true, false),
             Expr::Index => (true, true),
             Expr::Load(Place::Param(_) | Place::Derived(_)) => (true, true),
-            Expr::Load(_) | Expr::Time | Expr::Random(..) => (false, false),
+            Expr::Load(_) | Expr::Time | Expr::Random(..) | Expr::FrameScale(_) => (false, false),
             Expr::Unary(_, x) | Expr::RoundToInt(x) => {
                 (invariant[x.index()], per_neuron[x.index()])
             }

@@ -247,6 +247,7 @@ impl<'a> Interpreter<'a> {
             Expr::Time => Value::Real(self.round(f.ctx.t)),
             Expr::Dt => Value::Real(self.round(f.ctx.dt)),
             Expr::Index => Value::Real((f.neuron + f.ctx.first_neuron as usize) as f64),
+            Expr::FrameScale(k) => Value::Real(f.ctx.frames[*k as usize]),
             Expr::Unary(op, x) => {
                 let x = self.eval(*x, f);
                 match op {

@@ -188,6 +188,7 @@ impl<'m> Lowerer<'m> {
             step: Block::default(),
             odes: Vec::new(),
             substep_event: None,
+            frames: Vec::new(),
         };
         Lowerer {
             model,

@@ -26,7 +26,9 @@
 pub mod expm;
 pub mod exprel;
 mod fold;
+pub mod frames;
 pub use fold::optimize;
+pub use frames::{Frame, frame_decays};
 pub mod interp;
 mod kernels;
 pub mod lower;
@@ -215,6 +217,10 @@ pub enum Expr {
     Random(RandomFn, u32),
     /// A real rounded to the nearest integer.
     RoundToInt(Handle<Expr>),
+    /// The scale of decay frame `f` at this step ([`Frame::scale`], from
+    /// [`crate::abi::StepContext::frames`]): a framed state's value is its
+    /// column times this.
+    FrameScale(u32),
 }
 
 /// Prefix operators.
@@ -298,6 +304,45 @@ pub enum Stmt {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Block(pub Vec<Stmt>);
 
+impl Block {
+    /// The block with every expression handle `h` of its statements
+    /// (nested ones too) replaced by `f(h)`, for passes that rebuild
+    /// expressions.
+    pub(crate) fn map_exprs(&self, f: &mut dyn FnMut(Handle<Expr>) -> Handle<Expr>) -> Block {
+        Block(
+            self.0
+                .iter()
+                .map(|s| match s {
+                    Stmt::Store(p, h) => Stmt::Store(*p, f(*h)),
+                    Stmt::If(c, a, b) => Stmt::If(f(*c), a.map_exprs(f), b.map_exprs(f)),
+                    Stmt::While {
+                        condition,
+                        body,
+                        max_iterations,
+                    } => Stmt::While {
+                        condition: f(*condition),
+                        body: body.map_exprs(f),
+                        max_iterations: *max_iterations,
+                    },
+                    Stmt::Propagator {
+                        n,
+                        a,
+                        phi,
+                        integral,
+                    } => Stmt::Propagator {
+                        n: *n,
+                        a: a.iter().map(|h| f(*h)).collect(),
+                        phi: phi.clone(),
+                        integral: integral.clone(),
+                    },
+                    Stmt::Spike => Stmt::Spike,
+                    Stmt::Integrate => Stmt::Integrate,
+                })
+                .collect(),
+        )
+    }
+}
+
 /// How a parameter is stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ParamStorage {
@@ -377,6 +422,10 @@ pub struct NeuronIr {
     /// Inline definitions that can be recorded: (name, unit, expression of
     /// state and parameters, evaluated on demand by recorders).
     pub observables: Vec<(Variable, Handle<Expr>)>,
+    /// States stored in a decay frame ([`frames`]): their columns hold the
+    /// value divided by the frame's scale, so the step kernel need not
+    /// write them.
+    pub frames: Vec<Frame>,
     /// Whether the model has a refractory counter column.
     pub refractory: bool,
     /// Whether the model can spike.
@@ -579,6 +628,12 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
                 check_place(p)?;
                 vec![]
             }
+            Expr::FrameScale(f) => {
+                if *f as usize >= ir.frames.len() {
+                    return Err(IrError(format!("frame {f} out of range")));
+                }
+                vec![]
+            }
             _ => vec![],
         };
         for o in operands {
@@ -616,6 +671,18 @@ pub fn verify(ir: &NeuronIr) -> Result<Verified, IrError> {
         }
         Ok(())
     }
+    if ir.frames.len() > crate::abi::MAX_FRAMES {
+        return Err(IrError(format!("{} decay frames", ir.frames.len())));
+    }
+    for f in &ir.frames {
+        let place = Place::State(f.state);
+        check_place(&place)?;
+        if frames::stores_anywhere(&ir.step, place) {
+            return Err(IrError(format!(
+                "framed state {place:?} stored by the step kernel"
+            )));
+        }
+    }
     walk(&ir.derive, true, &check_place)?;
     walk(&ir.init, false, &check_place)?;
     walk(&ir.step, false, &check_place)?;
@@ -634,9 +701,29 @@ pub fn compile_neuron(
     model: &crate::model::NeuronModel,
     spec: &lower::PopulationSpec,
 ) -> Result<(NeuronIr, Verified), crate::diagnostics::Diagnostic> {
+    compile_neuron_with(model, spec, false)
+}
+
+/// [`compile_neuron`], then the states that only decay go into decay
+/// frames ([`frame_decays`]): the IR a network runs.
+pub fn compile_neuron_framed(
+    model: &crate::model::NeuronModel,
+    spec: &lower::PopulationSpec,
+) -> Result<(NeuronIr, Verified), crate::diagnostics::Diagnostic> {
+    compile_neuron_with(model, spec, true)
+}
+
+fn compile_neuron_with(
+    model: &crate::model::NeuronModel,
+    spec: &lower::PopulationSpec,
+    frames: bool,
+) -> Result<(NeuronIr, Verified), crate::diagnostics::Diagnostic> {
     let mut ir = lower::lower_neuron(model, spec)?;
     crate::solvers::integrate(&mut ir)?;
     optimize(&mut ir);
+    if frames {
+        frame_decays(&mut ir);
+    }
     let verified = verify(&ir).map_err(|e| {
         crate::diagnostics::Diagnostic::error(
             "nml::internal",

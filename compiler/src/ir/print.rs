@@ -21,6 +21,15 @@ pub fn print(ir: &NeuronIr) -> String {
     for (i, c) in ir.columns().iter().enumerate() {
         let _ = writeln!(out, "  [{i}] {} {:?} {:?}", c.name, c.place, c.ty);
     }
+    for (f, frame) in ir.frames.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  frame{f}: {} stored over its decay {:?} per step (period {} steps)",
+            ir.states[frame.state as usize].name,
+            frame.decay,
+            frame.period()
+        );
+    }
     for p in &ir.params {
         if let ParamStorage::Constant(v) = p.storage {
             let _ = writeln!(out, "  const {} = {}", p.var.name, v);
@@ -149,6 +158,7 @@ impl Printer<'_> {
             Expr::Time => "t".into(),
             Expr::Dt => "dt".into(),
             Expr::Index => "i".into(),
+            Expr::FrameScale(f) => format!("frame{f}"),
             Expr::Unary(UnaryOp::Neg, x) => format!("-{}", self.expr(*x)),
             Expr::Unary(UnaryOp::Not, x) => format!("!{}", self.expr(*x)),
             Expr::Binary(op, a, b) => {

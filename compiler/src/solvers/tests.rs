@@ -34,6 +34,7 @@ fn final_value(source: &str, solver: Option<SolverKind>, dt: f64, duration: f64)
         seed: 1,
         population: 0,
         first_neuron: 0,
+        frames: [1.0; crate::abi::MAX_FRAMES],
     };
     interp.build(&mut cols, 1, &ctx);
     let steps = (duration / dt).round() as u64;

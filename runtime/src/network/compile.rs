@@ -5,7 +5,7 @@ use nmlc_compiler::backend::{Backend, StepKernel, compile_step};
 use nmlc_compiler::check::eval_constant;
 use nmlc_compiler::diagnostics::Diagnostic;
 use nmlc_compiler::ir::lower::{ParamSpec, PopulationSpec};
-use nmlc_compiler::ir::{NeuronIr, Precision, Verified, compile_neuron};
+use nmlc_compiler::ir::{NeuronIr, Precision, Verified, compile_neuron_framed};
 use nmlc_compiler::model::{Expr, ExprKind, Network, NeuronModel, PopulationKind, Program, Ty};
 use nmlc_compiler::units::Dim;
 
@@ -277,7 +277,8 @@ pub(crate) fn compile_ir_with<'p>(
                     solver: network.solver.clone(),
                     attachments,
                 };
-                let (ir, verified) = compile_neuron(model, &spec).map_err(RunError::model)?;
+                let (ir, verified) =
+                    compile_neuron_framed(model, &spec).map_err(RunError::model)?;
                 CompiledKind::Neuron {
                     model: *m,
                     params,

@@ -104,7 +104,7 @@ fn take_body(column: &mut [f64], values: &mut [f64]) {
 /// `x + e`, or `x` itself where `e` is zero (a select, not a branch, in the
 /// vectorised loops).
 #[inline(always)]
-fn add_nonzero(x: f64, e: f64) -> f64 {
+pub(super) fn add_nonzero(x: f64, e: f64) -> f64 {
     if e != 0.0 { x + e } else { x }
 }
 
@@ -112,7 +112,7 @@ fn add_nonzero(x: f64, e: f64) -> f64 {
 /// `left`: multiplied by 0 while refractory, without a branch (so a NaN
 /// still arrives).
 #[inline(always)]
-fn open(v: f64, left: i32) -> f64 {
+pub(super) fn open(v: f64, left: i32) -> f64 {
     v * f64::from(u8::from(left <= 0))
 }
 
@@ -129,6 +129,54 @@ fn take_listed(column: &mut [f64], values: &mut [f64], listed: &[u32], counter: 
         column[i] = add_nonzero(column[i], v);
         values[i] = 0.0;
     }
+}
+
+/// Empties a due slot into the column of a state in a decay frame, which
+/// holds the value over the frame's `scale`: each event is multiplied by
+/// `1 / scale` (the same in both paths, so listing changes nothing but
+/// speed). `listed` and `counter` as for [`add_slot`] (a neuron listed
+/// twice gets its entry once: the entry is zero the second time).
+/// Returns whether every entry it changed is finite (the step kernel does
+/// not check a framed state).
+pub(super) fn take_framed(
+    column: &mut [f64],
+    values: &mut [f64],
+    listed: Option<&[u32]>,
+    counter: Option<&[i32]>,
+    scale: f64,
+) -> bool {
+    let inv = 1.0 / scale;
+    let mut finite = true;
+    match (listed, counter) {
+        (Some(listed), _) => {
+            for &i in listed {
+                let i = i as usize;
+                let v = match counter {
+                    Some(counter) => open(values[i], counter[i]),
+                    None => values[i],
+                };
+                let x = add_nonzero(column[i], v * inv);
+                finite &= x.is_finite();
+                column[i] = x;
+                values[i] = 0.0;
+            }
+        }
+        (None, Some(counter)) => {
+            for ((x, v), &left) in column.iter_mut().zip(values.iter_mut()).zip(counter) {
+                *x = add_nonzero(*x, open(*v, left) * inv);
+                *v = 0.0;
+            }
+            finite = all_finite(column);
+        }
+        (None, None) => {
+            for (x, v) in column.iter_mut().zip(values.iter_mut()) {
+                *x = add_nonzero(*x, *v * inv);
+                *v = 0.0;
+            }
+            finite = all_finite(column);
+        }
+    }
+    finite
 }
 
 #[inline(always)]

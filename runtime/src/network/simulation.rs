@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use nmlc_compiler::abi::rng::{PHILOX_LANES, Stream, StreamKind};
 use nmlc_compiler::abi::{Aligned, ColumnData, StepContext};
 use nmlc_compiler::diagnostics::Diagnostic;
-use nmlc_compiler::ir::Place;
 use nmlc_compiler::ir::interp::Interpreter;
+use nmlc_compiler::ir::{Frame, NeuronIr, Place, Verified};
 
 use super::compile::{CompiledKind, CompiledNetwork, ParamPlan};
 use super::dense;
@@ -253,10 +253,19 @@ enum Delivery {
     /// Added to one column (a state variable); with a refractory counter
     /// column when the variable is clamped during refractoriness, in which
     /// case events reaching a refractory neuron are dropped (as NEST's
-    /// `iaf_psc_delta` drops them).
-    Column(usize, Option<usize>),
+    /// `iaf_psc_delta` drops them); with the state's decay frame when it
+    /// has one (the events are divided by the frame's scale).
+    Column(usize, Option<usize>, Option<Box<Framed>>),
     /// A spike input: added to each of these columns times a per-neuron factor.
     SpikeInput(Vec<(usize, Vec<f64>)>),
+}
+
+/// A state in a decay frame, as its deliveries see it.
+#[derive(Clone)]
+struct Framed {
+    /// The IR state.
+    state: u32,
+    frame: Frame,
 }
 
 /// The command bit of a parallel phase that only delivers the last
@@ -453,9 +462,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
             .iter()
             .map(|p| match &p.kind {
                 CompiledKind::Neuron { ir, .. } => {
+                    // Framed states are checked where events change them.
                     let written = nmlc_compiler::backend::written_states(ir);
                     (0..ir.states.len() as u32)
-                        .filter(|k| !written.contains(k))
+                        .filter(|k| !written.contains(k) && ir.frame_of(*k).is_none())
                         .collect()
                 }
                 _ => Vec::new(),
@@ -535,9 +545,10 @@ impl<'c, 'p> Simulation<'c, 'p> {
             return None;
         };
         let b = verified.binding(Place::State(k))?;
+        let scale = state_scale(self.compiled, p, k, self.steps_done);
         let mut chunks = self.net.lock();
         let (chunk, local) = chunks.at(p, i);
-        Some(chunk.cols[b].get(local))
+        Some(chunk.cols[b].get(local) * scale)
     }
 
     /// The model time reached (ms).
@@ -611,7 +622,7 @@ impl<'c, 'p> Simulation<'c, 'p> {
                 let n = *steps_done;
                 if serial_before {
                     let mut chunks = net.lock();
-                    net.couple(&mut chunks);
+                    net.couple(&mut chunks, n);
                     net.plastic_arrivals(plastic, &mut chunks, n);
                 }
                 team.run(command(n, *pending));
@@ -674,8 +685,9 @@ impl Net<'_, '_> {
         let n = command >> 2;
         if command & PROPAGATE != 0 {
             let spikes = self.step_spikes.read().unwrap_or_else(|e| e.into_inner());
+            let apply = command & DELIVER_ONLY == 0;
             for (p, chunk) in share.iter_mut().enumerate() {
-                chunk.events += self.propagate(k, p, chunk, &spikes, n - 1);
+                chunk.events += self.propagate(k, p, chunk, &spikes, n - 1, apply);
             }
         }
         if command & DELIVER_ONLY != 0 {
@@ -702,6 +714,9 @@ impl Net<'_, '_> {
             }
             // The kernel checked what it wrote; the rest is checked here.
             chunk.check_finite(c, p, finite.then_some(&self.unwritten[p][..]));
+            if let CompiledKind::Neuron { ir, verified, .. } = &c.populations[p].kind {
+                chunk.renormalize(ir, verified, n + 1);
+            }
         }
     }
 
@@ -710,8 +725,18 @@ impl Net<'_, '_> {
     /// into it (in network order), the synapses of each spiking neuron (in
     /// index order) that end in the chunk; from a Poisson generator, every
     /// synapse with its own count. `chunk` is thread `t`'s. Returns the
-    /// number of events.
-    fn propagate(&self, t: usize, p: usize, chunk: &mut Chunk, spikes: &[Vec<u32>], m: u64) -> u64 {
+    /// number of events. Events due at once (step `m + 1`) into a framed
+    /// state go straight into its column, unless `apply` is off (the end
+    /// of a run, where they are only counted).
+    fn propagate(
+        &self,
+        t: usize,
+        p: usize,
+        chunk: &mut Chunk,
+        spikes: &[Vec<u32>],
+        m: u64,
+        apply: bool,
+    ) -> u64 {
         let mut events = 0u64;
         // Scratch for a generator's counts, kept in the chunk between steps.
         let mut counts = std::mem::take(&mut chunk.counts);
@@ -745,7 +770,8 @@ impl Net<'_, '_> {
                         continue;
                     };
                     let (first, targets) = part(local);
-                    events += deliver_row(chunk, proj, first, targets, None);
+                    let now = apply.then_some(m + 1);
+                    events += deliver_row(chunk, proj, first, targets, None, now);
                 }
             } else {
                 for local in 0..proj.source_len {
@@ -754,7 +780,7 @@ impl Net<'_, '_> {
                     counts.clear();
                     let range = first..first + targets.len();
                     train.counts(self.compiled.seed, k as u32, range, m, &mut counts);
-                    events += deliver_row(chunk, proj, first, targets, Some(&counts));
+                    events += deliver_row(chunk, proj, first, targets, Some(&counts), None);
                 }
             }
         }
@@ -808,7 +834,7 @@ impl Net<'_, '_> {
     /// Continuous coupling (`output I = w * pre.r`): each target's input is
     /// set to the sum over its synapses of `w` times the presynaptic value
     /// at the start of the step.
-    fn couple(&self, chunks: &mut Chunks) {
+    fn couple(&self, chunks: &mut Chunks, n: u64) {
         let compiled = self.compiled;
         let column = |p: usize, place: Place| -> Option<usize> {
             match &compiled.populations[p].kind {
@@ -835,10 +861,11 @@ impl Net<'_, '_> {
                 let Some(state) = column(proj.source, Place::State(out.pre_state)) else {
                     continue;
                 };
+                let scale = state_scale(compiled, proj.source, out.pre_state, n);
                 let pre: Vec<f64> = (0..proj.source_len as usize)
                     .map(|l| {
                         let (chunk, local) = chunks.at(proj.source, proj.source_start as usize + l);
-                        chunk.cols[state].get(local)
+                        chunk.cols[state].get(local) * scale
                     })
                     .collect();
                 for (l, x) in pre.iter().enumerate() {
@@ -890,7 +917,11 @@ impl Net<'_, '_> {
                             t: n as f64 * dt,
                             dt,
                         };
-                        let mut neurons = ChunkNeurons { compiled, chunks };
+                        let mut neurons = ChunkNeurons {
+                            compiled,
+                            chunks,
+                            steps: n,
+                        };
                         plastic.run(&handler.body, &ev, &mut neurons);
                     }
                 }
@@ -950,7 +981,11 @@ impl Net<'_, '_> {
                         t: (n + 1) as f64 * dt,
                         dt,
                     };
-                    let mut neurons = ChunkNeurons { compiled, chunks };
+                    let mut neurons = ChunkNeurons {
+                        compiled,
+                        chunks,
+                        steps: n + 1,
+                    };
                     plastic.run(&handler.body, &ev, &mut neurons);
                 }
             }
@@ -979,10 +1014,14 @@ impl Net<'_, '_> {
                 continue;
             };
             trace.times_ms.push(t);
+            let scale = match trace.source {
+                TraceSource::Column(b) => column_scale(self.compiled, p, b, boundary),
+                TraceSource::Observable(_) => 1.0,
+            };
             for &i in &trace.neurons {
                 let (chunk, local) = chunks.at(p, i as usize);
                 let value = match trace.source {
-                    TraceSource::Column(b) => chunk.cols[b].get(local),
+                    TraceSource::Column(b) => chunk.cols[b].get(local) * scale,
                     TraceSource::Observable(h) => {
                         let ctx = StepContext {
                             t,
@@ -1015,7 +1054,7 @@ impl Net<'_, '_> {
                     p,
                     k,
                     (chunk.start + i) as u32,
-                    chunk.cols[b].get(i),
+                    chunk.cols[b].get(i) * state_scale(self.compiled, p, k, boundary),
                     boundary,
                 ))));
             }
@@ -1051,20 +1090,44 @@ fn row_cuts(proj: &CompiledProjection, bounds: &[usize]) -> Vec<u32> {
     cuts
 }
 
+///
+/// Events due at the next step with no per-synapse delay, into a state in
+/// a decay frame, skip the ring buffer: they are added to the column at
+/// once (times `1 / scale` of step `now`), as the slot would be taken just
+/// after; with `now` `None` such events are only counted.
 fn deliver_row(
     chunk: &mut Chunk,
     proj: &CompiledProjection,
     first: usize,
     targets: &[u32],
     counts: Option<&[u32]>,
+    now: Option<u64>,
 ) -> u64 {
     // Target neuron `j` of the projection is `j - offset` in the chunk.
     let offset = chunk.start as i64 - i64::from(proj.target_start);
     let at = |j: u32| (i64::from(j) - offset) as usize;
+    let direct = counts.is_none() && proj.delays.is_none() && proj.delay_steps == 0;
     for effect in &proj.effects {
         let Some(inbox) = chunk.inbox.iter_mut().find(|x| x.target == effect.target) else {
             continue;
         };
+        if let (true, Delivery::Column(c, r, Some(f))) = (direct, &inbox.delivery) {
+            if let Some(n) = now {
+                let bad = add_framed(&mut chunk.cols, (*c, *r), f, n, |add| {
+                    match &effect.weights {
+                        Weights::Constant(w) => targets.iter().for_each(|&j| add(at(j), *w)),
+                        Weights::PerSynapse(ws) => targets
+                            .iter()
+                            .zip(&ws[first..])
+                            .for_each(|(&j, &w)| add(at(j), f64::from(w))),
+                    }
+                });
+                if bad.is_some() && chunk.fault.is_none() {
+                    chunk.fault = bad.map(|i| (f.state, i));
+                }
+            }
+            continue;
+        }
         let weight = |s: usize| match &effect.weights {
             Weights::Constant(w) => *w,
             Weights::PerSynapse(ws) => f64::from(ws[first + s]),
@@ -1132,6 +1195,48 @@ fn deliver_row(
     }
 }
 
+/// Adds events straight into the column `c` of a framed state (with the
+/// refractory counter `r` when the state is clamped): `each` calls `add(i,
+/// w)` for every event, which adds `w / scale` of step `n` to neuron `i`.
+/// Returns the first neuron whose value became NaN or infinite, if one did.
+fn add_framed(
+    cols: &mut [ColumnData],
+    (c, r): (usize, Option<usize>),
+    f: &Framed,
+    n: u64,
+    each: impl FnOnce(&mut dyn FnMut(usize, f64)),
+) -> Option<usize> {
+    let inv = 1.0 / f.frame.scale(n);
+    let (column, counter) = match r {
+        Some(r) => {
+            let (column, counter) = column_and(cols, c, r);
+            let counter = match counter {
+                ColumnData::I32(k) => Some(&k[..]),
+                _ => None,
+            };
+            (column, counter)
+        }
+        None => (&mut cols[c], None),
+    };
+    let ColumnData::F64(column) = column else {
+        unreachable!("frames are of f64 states")
+    };
+    let mut finite = true;
+    each(&mut |i, w| {
+        let w = match counter {
+            Some(counter) => dense::open(w, counter[i]),
+            None => w,
+        };
+        let x = dense::add_nonzero(column[i], w * inv);
+        finite &= x.is_finite();
+        column[i] = x;
+    });
+    match finite {
+        true => None,
+        false => column.iter().position(|x| !x.is_finite()),
+    }
+}
+
 /// All chunks, locked for the serial part of a step.
 struct Chunks<'a> {
     /// Per thread, its chunk of every population.
@@ -1161,7 +1266,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The step context of population `p` at step `n`.
+/// The factor that turns the column of state `k` of population `p` into
+/// its value after `steps` completed steps: its frame's scale, or 1.
+fn state_scale(c: &CompiledNetwork, p: usize, k: u32, steps: u64) -> f64 {
+    match &c.populations[p].kind {
+        CompiledKind::Neuron { ir, .. } => ir.frame_of(k).map_or(1.0, |f| f.scale(steps)),
+        _ => 1.0,
+    }
+}
+
+/// [`state_scale`] of the state stored in column `b`, if a state is.
+fn column_scale(c: &CompiledNetwork, p: usize, b: usize, steps: u64) -> f64 {
+    match &c.populations[p].kind {
+        CompiledKind::Neuron { ir, verified, .. } => ir
+            .frames
+            .iter()
+            .find(|f| verified.binding(Place::State(f.state)) == Some(b))
+            .map_or(1.0, |f| f.scale(steps)),
+        _ => 1.0,
+    }
+}
+
+/// The step context of population `p` at step `n` (also the moment after
+/// `n` completed steps: the frames' scales are those).
 fn context(c: &CompiledNetwork, p: usize, n: u64) -> StepContext {
     StepContext {
         t: n as f64 * c.dt_ms,
@@ -1170,6 +1297,10 @@ fn context(c: &CompiledNetwork, p: usize, n: u64) -> StepContext {
         seed: c.seed,
         population: p as u32,
         first_neuron: 0,
+        frames: match &c.populations[p].kind {
+            CompiledKind::Neuron { ir, .. } => ir.frame_scales(n),
+            _ => [1.0; nmlc_compiler::abi::MAX_FRAMES],
+        },
     }
 }
 
@@ -1189,10 +1320,35 @@ impl Chunk {
             // Each slot is emptied as it is read: it is reused for the step
             // `slots` ahead.
             match delivery {
-                Delivery::Column(c, None) => {
+                Delivery::Column(c, r, Some(f)) => {
+                    let (column, counter) = match r {
+                        Some(r) => {
+                            let (column, counter) = column_and(&mut self.cols, *c, *r);
+                            let counter = match counter {
+                                ColumnData::I32(k) => Some(&k[..]),
+                                _ => None,
+                            };
+                            (column, counter)
+                        }
+                        None => (&mut self.cols[*c], None),
+                    };
+                    let ColumnData::F64(column) = column else {
+                        unreachable!("frames are of f64 states")
+                    };
+                    let scale = f.frame.scale(n);
+                    if !dense::take_framed(column, values, listed, counter, scale)
+                        && self.fault.is_none()
+                    {
+                        // The kernel does not write a framed state: it is
+                        // checked here, where it changes.
+                        let bad = column.iter().position(|x| !x.is_finite());
+                        self.fault = bad.map(|i| (f.state, i));
+                    }
+                }
+                Delivery::Column(c, None, _) => {
                     dense::add_slot(&mut self.cols[*c], values, None, None, listed, true);
                 }
-                Delivery::Column(c, Some(r)) => {
+                Delivery::Column(c, Some(r), _) => {
                     // Zero where refractory, without a branch.
                     let (column, counter) = column_and(&mut self.cols, *c, *r);
                     let counter = match counter {
@@ -1213,6 +1369,22 @@ impl Chunk {
             }
             if let Some(marks) = marks {
                 marks.reset();
+            }
+        }
+    }
+
+    /// Brings the framed states of population `p` back to scale 1 where a
+    /// period ends with `steps` completed steps.
+    fn renormalize(&mut self, ir: &NeuronIr, verified: &Verified, steps: u64) {
+        for frame in &ir.frames {
+            let Some(factor) = frame.renormalization(steps) else {
+                continue;
+            };
+            let Some(b) = verified.binding(Place::State(frame.state)) else {
+                continue;
+            };
+            if let ColumnData::F64(column) = &mut self.cols[b] {
+                column.iter_mut().for_each(|x| *x *= factor);
             }
         }
     }
@@ -1280,7 +1452,7 @@ fn split(cols: Vec<ColumnData>, inbox: Vec<Inbox>, size: usize, parts: usize) ->
             .map(|x| Inbox {
                 target: x.target,
                 delivery: match &x.delivery {
-                    Delivery::Column(c, r) => Delivery::Column(*c, *r),
+                    Delivery::Column(c, r, f) => Delivery::Column(*c, *r, f.clone()),
                     Delivery::SpikeInput(t) => Delivery::SpikeInput(
                         t.iter()
                             .map(|(c, f)| (*c, f[start..end].to_vec()))
@@ -1354,7 +1526,13 @@ fn inboxes(
                 let counter = verified
                     .binding(Place::Refractory)
                     .filter(|&b| clamped && ir.columns()[b].ty == nmlc_compiler::ir::Type::I32);
-                Delivery::Column(column(k), counter)
+                let framed = ir.frame_of(k).map(|frame| {
+                    Box::new(Framed {
+                        state: k,
+                        frame: frame.clone(),
+                    })
+                });
+                Delivery::Column(column(k), counter, framed)
             }
             EffectTarget::SpikeInput(k) => {
                 let name = &c.program.neurons[*model as usize].inputs[k as usize].name;
@@ -1374,7 +1552,7 @@ fn inboxes(
         };
         // Listing pays where a slot goes into one double-precision state.
         let listed = !spread
-            && matches!(delivery, Delivery::Column(k, _)
+            && matches!(delivery, Delivery::Column(k, ..)
                 if matches!(columns[pop][k], ColumnData::F64(_)));
         let marks = if listed { delay as usize + 1 } else { 0 };
         out[pop].push(Inbox {
@@ -1391,6 +1569,8 @@ fn inboxes(
 struct ChunkNeurons<'a, 'b, 'p> {
     compiled: &'a CompiledNetwork<'p>,
     chunks: &'a mut Chunks<'b>,
+    /// The steps completed when the handlers run (for decay frames).
+    steps: u64,
 }
 
 impl ChunkNeurons<'_, '_, '_> {
@@ -1421,16 +1601,28 @@ impl super::plastic::Neurons for ChunkNeurons<'_, '_, '_> {
         let Some(b) = self.binding(p, place) else {
             return 0.0;
         };
+        let scale = match place {
+            Place::State(k) => state_scale(self.compiled, p, k, self.steps),
+            _ => 1.0,
+        };
         let (chunk, local) = self.chunks.at(p, i);
-        chunk.cols[b].get(local)
+        chunk.cols[b].get(local) * scale
     }
 
     fn write_state(&mut self, p: usize, k: u32, i: usize, v: f64) {
         let Some(b) = self.binding(p, Place::State(k)) else {
             return;
         };
+        let scale = match &self.compiled.populations[p].kind {
+            CompiledKind::Neuron { ir, .. } => ir.frame_of(k).map(|f| f.scale(self.steps)),
+            _ => None,
+        };
         let (chunk, local) = self.chunks.at(p, i);
-        chunk.cols[b].set(local, v);
+        chunk.cols[b].set(local, v / scale.unwrap_or(1.0));
+        // The kernel checks the states it writes, not a framed one.
+        if scale.is_some() && !v.is_finite() && chunk.fault.is_none() {
+            chunk.fault = Some((k, local));
+        }
     }
 }
 

@@ -70,6 +70,8 @@ struct ContextValues {
     /// Population index of the first neuron of the columns (chunked
     /// populations): `Index` and random streams use `first_neuron + i`.
     first_neuron: Value,
+    /// The scales of the decay frames.
+    frames: Vec<Value>,
 }
 
 struct Emitter<'m, 'f> {
@@ -143,6 +145,15 @@ impl<'m, 'f> Emitter<'m, 'f> {
                 types::I32,
                 std::mem::offset_of!(StepContext, first_neuron),
             ),
+            frames: (0..ir.frames.len())
+                .map(|f| {
+                    field(
+                        &mut b,
+                        types::F64,
+                        std::mem::offset_of!(StepContext, frames) + 8 * f,
+                    )
+                })
+                .collect(),
         };
         let ctx = ContextValues {
             t: round_if(&mut b, single, ctx.t),
@@ -763,6 +774,10 @@ impl exprs::Lower for Emitter<'_, '_> {
 
     fn dt(&mut self) -> Value {
         self.ctx.dt
+    }
+
+    fn frame_scale(&mut self, f: u32) -> Value {
+        self.ctx.frames[f as usize]
     }
 
     fn index(&mut self) -> Value {

@@ -96,6 +96,8 @@ struct Pairs<'m, 'f> {
     seed: Value,
     population: Value,
     first_neuron: Value,
+    /// The scales of the decay frames, in both lanes.
+    frames: Vec<Value>,
     columns: Vec<Slot>,
     locals: Vec<Variable>,
     /// The lanes the code being emitted runs for (`None`: both).
@@ -149,6 +151,16 @@ impl<'m, 'f> Pairs<'m, 'f> {
         let dt = super::lower::round_if(&mut b, single, dt);
         let t = b.ins().splat(types::F64X2, t);
         let dt = b.ins().splat(types::F64X2, dt);
+        let frames = (0..ir.frames.len())
+            .map(|f| {
+                let s = field(
+                    &mut b,
+                    types::F64,
+                    std::mem::offset_of!(StepContext, frames) + 8 * f,
+                );
+                b.ins().splat(types::F64X2, s)
+            })
+            .collect();
 
         let (used, written) = used_places(ir);
         let mut columns = Vec::new();
@@ -202,6 +214,7 @@ impl<'m, 'f> Pairs<'m, 'f> {
             seed,
             population,
             first_neuron,
+            frames,
             columns,
             locals,
             mask: None,
@@ -545,6 +558,10 @@ impl exprs::Lower for Pairs<'_, '_> {
 
     fn dt(&mut self) -> Value {
         self.dt
+    }
+
+    fn frame_scale(&mut self, f: u32) -> Value {
+        self.frames[f as usize]
     }
 
     fn index(&mut self) -> Value {

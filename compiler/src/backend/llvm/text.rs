@@ -338,6 +338,8 @@ struct Ctx {
     seed: String,
     population: String,
     first: String,
+    /// The scales of the decay frames, splatted.
+    frames: Vec<String>,
 }
 
 /// A field of the step context.
@@ -465,6 +467,16 @@ impl<'m> Kernel<'m> {
                 "i32",
                 std::mem::offset_of!(StepContext, first_neuron),
             ),
+            frames: (0..ir.frames.len())
+                .map(|f| {
+                    let s = field(
+                        &mut code,
+                        "double",
+                        std::mem::offset_of!(StepContext, frames) + 8 * f,
+                    );
+                    splat_scalar(&mut code, "double", &s)
+                })
+                .collect(),
         };
         Ok(Kernel {
             ctx,
@@ -799,6 +811,10 @@ impl exprs::Lower for Kernel<'_> {
 
     fn dt(&mut self) -> String {
         self.ctx.dt.clone()
+    }
+
+    fn frame_scale(&mut self, f: u32) -> String {
+        self.ctx.frames[f as usize].clone()
     }
 
     fn index(&mut self) -> String {
