@@ -321,6 +321,29 @@ impl Rewrite {
         b.map_exprs(&mut |h| self.expr(ir, h))
     }
 
+    /// For `a · b` with one side a literal and the other the load of a
+    /// framed state: the literal, the state and its frame.
+    fn scaled(
+        &self,
+        ir: &NeuronIr,
+        a: Handle<Expr>,
+        b: Handle<Expr>,
+    ) -> Option<(Handle<Expr>, u32, u32)> {
+        let framed = |h: Handle<Expr>| match ir.exprs.get(h) {
+            Expr::Load(Place::State(k)) => {
+                let f = self.frames.iter().position(|s| s == k)?;
+                Some((*k, f as u32))
+            }
+            _ => None,
+        };
+        let literal = |h: Handle<Expr>| matches!(ir.exprs.get(h), Expr::Real(_));
+        match (literal(a), framed(b), literal(b), framed(a)) {
+            (true, Some((k, f)), _, _) => Some((a, k, f)),
+            (_, _, true, Some((k, f))) => Some((b, k, f)),
+            _ => None,
+        }
+    }
+
     fn expr(&mut self, ir: &mut NeuronIr, h: Handle<Expr>) -> Handle<Expr> {
         if let Some(n) = self.memo.get(&h.index()) {
             return *n;
@@ -349,6 +372,16 @@ impl Rewrite {
                 } else {
                     ir.add(Expr::RoundToInt(a2), ty, span)
                 }
+            }
+            // A constant times a framed state becomes (constant · scale) ·
+            // column: the product of the two is the same for every neuron,
+            // so a kernel computes it once per step, not per neuron.
+            Expr::Binary(BinaryOp::Mul, a, b) if self.scaled(ir, a, b).is_some() => {
+                let (c, k, f) = self.scaled(ir, a, b).expect("checked by the guard");
+                let scale = ir.add(Expr::FrameScale(f), ty, span);
+                let factor = ir.add(Expr::Binary(BinaryOp::Mul, c, scale), ty, span);
+                let load = ir.add(Expr::Load(Place::State(k)), ty, span);
+                ir.add(Expr::Binary(BinaryOp::Mul, factor, load), ty, span)
             }
             Expr::Binary(op, a, b) => {
                 let (a2, b2) = (self.expr(ir, a), self.expr(ir, b));
@@ -451,7 +484,10 @@ mod tests {
         // The membrane potential is still stored, and reads the frames.
         assert!(stores_anywhere(&ir.step, Place::State(0)));
         let text = print::print(&ir);
-        assert!(text.contains("(g_ex * frame0)"), "{text}");
+        assert!(
+            text.contains("((0.004937935295309005 * frame0) * g_ex)"),
+            "{text}"
+        );
         verify(&ir).expect("valid IR");
     }
 

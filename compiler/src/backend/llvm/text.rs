@@ -171,10 +171,6 @@ fn intrinsic_declarations(lanes: u32) -> String {
         s,
         "declare {i} @llvm.fptosi.sat.v{lanes}i32.v{lanes}f64({d})"
     );
-    let _ = writeln!(
-        s,
-        "declare void @llvm.masked.store.v{lanes}i32.p0v{lanes}i32({i}, {i}*, i32, <{lanes} x i1>)"
-    );
     s
 }
 
@@ -281,8 +277,6 @@ struct Slot {
     base: String,
     /// The `alloca` holding the lanes.
     var: String,
-    /// The lanes as loaded at the top of the loop body.
-    loaded: String,
     written: bool,
 }
 
@@ -426,7 +420,6 @@ impl<'m> Kernel<'m> {
                 ty: col.ty,
                 base,
                 var,
-                loaded: String::new(),
                 written: written.contains(&col.place),
             });
         }
@@ -539,7 +532,6 @@ impl<'m> Kernel<'m> {
             };
             let lt = lanes_type(c, *ty);
             c.line(&format!("store {lt} {v}, {lt}* {var}"));
-            self.columns[k].loaded = v;
         }
         for k in 0..self.locals.len() {
             let lt = lanes_type(&self.code, self.ir.local_types[k]);
@@ -589,18 +581,6 @@ impl<'m> Kernel<'m> {
                 "getelementptr inbounds {elem}, {elem}* {base}, i64 {wide}"
             ));
             let p = c.val(&format!("bitcast {elem}* {at} to {ev}*"));
-            if *ty == Type::I32 {
-                // A refractory counter changes only in the lanes that are
-                // refractory or just spiked: storing just those leaves
-                // most of its cache lines clean, which saves their write
-                // back where the kernel is bound by memory traffic.
-                let loaded = &self.columns[k].loaded;
-                let changed = c.val(&format!("icmp ne {ev} {v}, {loaded}"));
-                c.line(&format!(
-                    "call void @llvm.masked.store.v{lanes}i32.p0v{lanes}i32({ev} {v}, {ev}* {p}, i32 4, {b} {changed})"
-                ));
-                continue;
-            }
             let align = if *ty == Type::F64 { 8 } else { 4 };
             c.line(&format!("store {ev} {v}, {ev}* {p}, align {align}"));
         }
