@@ -1229,6 +1229,8 @@ fn add_framed(
     let ColumnData::F64(column) = column else {
         unreachable!("frames are of f64 states")
     };
+    // A plain slice: its pointer and length stay in registers.
+    let column: &mut [f64] = column;
     // `x - x` is +0 for a finite `x` and NaN otherwise: OR-ing the bits
     // costs one integer OR per event, with no chain of float latencies.
     let mut bits = 0u64;
