@@ -9,7 +9,7 @@
 //! column holds `ĝ = g / s`, where the frame's scale `s` is `e^j` after
 //! `j` steps of the frame's period: the decay is carried by `s`, which is
 //! one number per population and step, and the column only changes when
-//! an event adds to it (`ĝ += w / s`).
+//! an event adds to it (`ĝ += w · (1 / s)`).
 //!
 //! The scale after `m` completed steps is `scales[m mod period]`
 //! ([`Frame::scale`]), `scales[j]` being `e` multiplied `j` times. After

@@ -254,7 +254,7 @@ enum Delivery {
     /// column when the variable is clamped during refractoriness, in which
     /// case events reaching a refractory neuron are dropped (as NEST's
     /// `iaf_psc_delta` drops them); with the state's decay frame when it
-    /// has one (the events are divided by the frame's scale).
+    /// has one (the events are multiplied by `1 / scale`).
     Column(usize, Option<usize>, Option<Box<Framed>>),
     /// A spike input: added to each of these columns times a per-neuron factor.
     SpikeInput(Vec<(usize, Vec<f64>)>),
