@@ -349,6 +349,19 @@ impl Rewrite {
             return *n;
         }
         let (ty, span) = (ir.exprs.ty(h), ir.exprs.span(h));
+        // A constant times a framed state becomes (constant · scale) ·
+        // column: the product of the two is the same for every neuron, so
+        // a kernel computes it once per step, not per neuron.
+        if let Expr::Binary(BinaryOp::Mul, a, b) = *ir.exprs.get(h)
+            && let Some((c, k, f)) = self.scaled(ir, a, b)
+        {
+            let scale = ir.add(Expr::FrameScale(f), ty, span);
+            let factor = ir.add(Expr::Binary(BinaryOp::Mul, c, scale), ty, span);
+            let load = ir.add(Expr::Load(Place::State(k)), ty, span);
+            let out = ir.add(Expr::Binary(BinaryOp::Mul, factor, load), ty, span);
+            self.memo.insert(h.index(), out);
+            return out;
+        }
         let out = match ir.exprs.get(h).clone() {
             Expr::Load(Place::State(k)) => match self.frames.iter().position(|&s| s == k) {
                 Some(f) => {
@@ -372,16 +385,6 @@ impl Rewrite {
                 } else {
                     ir.add(Expr::RoundToInt(a2), ty, span)
                 }
-            }
-            // A constant times a framed state becomes (constant · scale) ·
-            // column: the product of the two is the same for every neuron,
-            // so a kernel computes it once per step, not per neuron.
-            Expr::Binary(BinaryOp::Mul, a, b) if self.scaled(ir, a, b).is_some() => {
-                let (c, k, f) = self.scaled(ir, a, b).expect("checked by the guard");
-                let scale = ir.add(Expr::FrameScale(f), ty, span);
-                let factor = ir.add(Expr::Binary(BinaryOp::Mul, c, scale), ty, span);
-                let load = ir.add(Expr::Load(Place::State(k)), ty, span);
-                ir.add(Expr::Binary(BinaryOp::Mul, factor, load), ty, span)
             }
             Expr::Binary(op, a, b) => {
                 let (a2, b2) = (self.expr(ir, a), self.expr(ir, b));

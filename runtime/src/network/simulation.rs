@@ -1063,10 +1063,6 @@ impl Net<'_, '_> {
     }
 }
 
-/// Adds the effects of `proj`'s synapses `first..first + targets.len()`
-/// (CSR indices; `targets` their target neurons, all in `chunk`) to the
-/// chunk's ring buffers, each `counts[s]` times when given (a Poisson
-/// generator's trains), else once. Returns the number of events.
 /// For each row of `proj`, the offsets where it crosses into each chunk of
 /// the target population (`bounds`: each chunk's first neuron, then the
 /// size), and its length; see `Net::cuts`.
@@ -1090,6 +1086,10 @@ fn row_cuts(proj: &CompiledProjection, bounds: &[usize]) -> Vec<u32> {
     cuts
 }
 
+/// Adds the effects of `proj`'s synapses `first..first + targets.len()`
+/// (CSR indices; `targets` their target neurons, all in `chunk`) to the
+/// chunk's ring buffers, each `counts[s]` times when given (a Poisson
+/// generator's trains), else once. Returns the number of events.
 ///
 /// Events due at the next step with no per-synapse delay, into a state in
 /// a decay frame, skip the ring buffer: they are added to the column at
@@ -1215,22 +1215,8 @@ fn add_framed(
     events: impl Iterator<Item = (usize, f64)>,
 ) -> Option<usize> {
     let inv = 1.0 / f.frame.scale(n);
-    let (column, counter) = match r {
-        Some(r) => {
-            let (column, counter) = column_and(cols, c, r);
-            let counter = match counter {
-                ColumnData::I32(k) => Some(&k[..]),
-                _ => None,
-            };
-            (column, counter)
-        }
-        None => (&mut cols[c], None),
-    };
-    let ColumnData::F64(column) = column else {
-        unreachable!("frames are of f64 states")
-    };
     // A plain slice: its pointer and length stay in registers.
-    let column: &mut [f64] = column;
+    let (column, counter) = framed_column(cols, c, r);
     // `x - x` is +0 for a finite `x` and NaN otherwise: OR-ing the bits
     // costs one integer OR per event, with no chain of float latencies.
     let mut bits = 0u64;
@@ -1280,13 +1266,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The decay frame of state `k` of population `p`, if it has one.
+fn frame_of<'c>(c: &'c CompiledNetwork, p: usize, k: u32) -> Option<&'c Frame> {
+    match &c.populations[p].kind {
+        CompiledKind::Neuron { ir, .. } => ir.frame_of(k),
+        _ => None,
+    }
+}
+
 /// The factor that turns the column of state `k` of population `p` into
 /// its value after `steps` completed steps: its frame's scale, or 1.
 fn state_scale(c: &CompiledNetwork, p: usize, k: u32, steps: u64) -> f64 {
-    match &c.populations[p].kind {
-        CompiledKind::Neuron { ir, .. } => ir.frame_of(k).map_or(1.0, |f| f.scale(steps)),
-        _ => 1.0,
-    }
+    frame_of(c, p, k).map_or(1.0, |f| f.scale(steps))
 }
 
 /// [`state_scale`] of the state stored in column `b`, if a state is.
@@ -1335,20 +1326,7 @@ impl Chunk {
             // `slots` ahead.
             match delivery {
                 Delivery::Column(c, r, Some(f)) => {
-                    let (column, counter) = match r {
-                        Some(r) => {
-                            let (column, counter) = column_and(&mut self.cols, *c, *r);
-                            let counter = match counter {
-                                ColumnData::I32(k) => Some(&k[..]),
-                                _ => None,
-                            };
-                            (column, counter)
-                        }
-                        None => (&mut self.cols[*c], None),
-                    };
-                    let ColumnData::F64(column) = column else {
-                        unreachable!("frames are of f64 states")
-                    };
+                    let (column, counter) = framed_column(&mut self.cols, *c, *r);
                     let scale = f.frame.scale(n);
                     if !dense::take_framed(column, values, listed, counter, scale)
                         && self.fault.is_none()
@@ -1359,16 +1337,9 @@ impl Chunk {
                         self.fault = bad.map(|i| (f.state, i));
                     }
                 }
-                Delivery::Column(c, None, _) => {
-                    dense::add_slot(&mut self.cols[*c], values, None, None, listed, true);
-                }
-                Delivery::Column(c, Some(r), _) => {
-                    // Zero where refractory, without a branch.
-                    let (column, counter) = column_and(&mut self.cols, *c, *r);
-                    let counter = match counter {
-                        ColumnData::I32(k) => Some(&k[..]),
-                        _ => None,
-                    };
+                Delivery::Column(c, r, None) => {
+                    // Zero where refractory (with a counter), without a branch.
+                    let (column, counter) = column_and_counter(&mut self.cols, *c, *r);
                     dense::add_slot(column, values, None, counter, listed, true);
                 }
                 Delivery::SpikeInput(targets) => {
@@ -1436,15 +1407,40 @@ impl Chunk {
     }
 }
 
-/// Column `c` for writing and column `r` (another one) for reading.
-fn column_and(cols: &mut [ColumnData], c: usize, r: usize) -> (&mut ColumnData, &ColumnData) {
+/// Column `c` for writing and, if given, the refractory counter in column
+/// `r` (another one) for reading.
+fn column_and_counter(
+    cols: &mut [ColumnData],
+    c: usize,
+    r: Option<usize>,
+) -> (&mut ColumnData, Option<&[i32]>) {
+    let Some(r) = r else {
+        return (&mut cols[c], None);
+    };
     assert_ne!(c, r, "a delivery column is not its own refractory counter");
-    if c < r {
+    let (column, counter) = if c < r {
         let (low, high) = cols.split_at_mut(r);
         (&mut low[c], &high[0])
     } else {
         let (low, high) = cols.split_at_mut(c);
         (&mut high[0], &low[r])
+    };
+    let counter = match counter {
+        ColumnData::I32(k) => Some(&k[..]),
+        _ => None,
+    };
+    (column, counter)
+}
+
+/// [`column_and_counter`] for a framed state, whose column is `f64`.
+fn framed_column(
+    cols: &mut [ColumnData],
+    c: usize,
+    r: Option<usize>,
+) -> (&mut [f64], Option<&[i32]>) {
+    match column_and_counter(cols, c, r) {
+        (ColumnData::F64(column), counter) => (column, counter),
+        _ => unreachable!("frames are of f64 states"),
     }
 }
 
@@ -1627,10 +1623,7 @@ impl super::plastic::Neurons for ChunkNeurons<'_, '_, '_> {
         let Some(b) = self.binding(p, Place::State(k)) else {
             return;
         };
-        let scale = match &self.compiled.populations[p].kind {
-            CompiledKind::Neuron { ir, .. } => ir.frame_of(k).map(|f| f.scale(self.steps)),
-            _ => None,
-        };
+        let scale = frame_of(self.compiled, p, k).map(|f| f.scale(self.steps));
         let (chunk, local) = self.chunks.at(p, i);
         chunk.cols[b].set(local, v / scale.unwrap_or(1.0));
         // The kernel checks the states it writes, not a framed one.
